@@ -1,0 +1,1 @@
+"""Fixtures that start real OpenSSH servers on loopback addresses (filled in by the SSH work)."""
