@@ -1,0 +1,13 @@
+"""execo_g5k: Grid'5000 helpers (REST API, planning; OAR and kadeploy come with their modules)."""
+
+from .config import default_frontend_connection_params, default_oarsh_oarcp_params, g5k_configuration
+from .api_connection import APIConnection, APIException
+from .api_utils import (
+    UnknownElement, canonical_host_name, filter_clusters, get_cluster_attributes, get_cluster_hosts,
+    get_cluster_jobtypes, get_cluster_network_equipments, get_cluster_queues, get_cluster_site,
+    get_g5k_clusters, get_g5k_hosts, get_g5k_sites, get_host_attributes, get_host_cluster,
+    get_host_interface, get_host_longname, get_host_network_equipments, get_host_shortname, get_host_site,
+    get_hosts_metric, get_network_equipment_attributes, get_network_equipment_site,
+    get_resource_attributes, get_site_attributes, get_site_clusters, get_site_hosts,
+    get_site_network_equipments, group_hosts, set_nodes_vlan,
+)
