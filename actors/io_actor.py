@@ -27,6 +27,8 @@ import pykka
 
 log = logging.getLogger("execo.actors")
 
+MAX_MESSAGES_PER_ROUND = 32
+
 
 class WakeupInbox:
     """A pykka inbox whose ``put`` also wakes the poll loop through a pipe.
@@ -107,6 +109,7 @@ class IOActor(pykka.ThreadingActor):
         if created is not None:
             created.append(self)
         self._selector = selectors.DefaultSelector()
+        self._registered: dict[int, int] = {}  # fd -> events given to the selector
         self._readers: dict[int, Callable[[], None]] = {}
         self._writers: dict[int, Callable[[], None]] = {}
         self._timers: list[tuple[float, int, Timer]] = []
@@ -153,17 +156,18 @@ class IOActor(pykka.ThreadingActor):
             events |= selectors.EVENT_READ
         if fd in self._writers:
             events |= selectors.EVENT_WRITE
-        try:
-            key = self._selector.get_key(fd)
-        except (KeyError, ValueError):
-            key = None
-        if key is None:
-            if events:
-                self._selector.register(fd, events)
+        registered = self._registered.get(fd, 0)
+        if events == registered:
+            return
+        if not registered:
+            self._selector.register(fd, events)
+            self._registered[fd] = events
         elif not events:
             self._selector.unregister(fd)
-        elif key.events != events:
+            del self._registered[fd]
+        else:
             self._selector.modify(fd, events)
+            self._registered[fd] = events
 
     # -- messages -----------------------------------------------------------------------
 
@@ -207,7 +211,15 @@ class IOActor(pykka.ThreadingActor):
         return max(0.0, self._timers[0][0] - time.monotonic())
 
     def _drain(self, inbox: WakeupInbox) -> None:
-        while not self.actor_stopped.is_set():
+        """Serve a bounded batch of messages, then poll again.
+
+        A burst of a thousand starts is thus interleaved with reaping the children that
+        already ended: their descriptors are closed early, and every later spawn copies a
+        smaller descriptor table.
+        """
+        for _ in range(MAX_MESSAGES_PER_ROUND):
+            if self.actor_stopped.is_set():
+                return
             try:
                 envelope = inbox.get_nowait()
             except queue.Empty:

@@ -43,6 +43,7 @@ def started(handle: Any, error: Optional[BaseException] = None) -> None:
     """The process started, or failed to (then :func:`ended` follows at once)."""
     handle.start_date = time.time()
     handle.started = True
+    handle._start_pending = False  # only now: wait() checks one flag, then the other
     if error is not None:
         handle.error = True
         handle.error_reason = error

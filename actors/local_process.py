@@ -15,8 +15,9 @@ import locale
 import logging
 import os
 import signal
+import shutil
 import subprocess
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import lifecycle
 from .io_actor import IOActor, Timer
@@ -75,7 +76,6 @@ class LocalProcessDriver:
     # -- start --------------------------------------------------------------------------
 
     def start(self, handle: Any) -> None:
-        handle._start_pending = False
         if handle.started:
             return
         parent_fds: List[int] = []
@@ -96,8 +96,9 @@ class LocalProcessDriver:
             stderr_r, stderr_w = os.pipe2(os.O_CLOEXEC)
             parent_fds.append(stderr_r)
             child_fds.append(stderr_w)
+            args = handle.popen_args
             popen = subprocess.Popen(
-                handle.popen_args, shell=handle.shell, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w,
+                args, executable=_executable(args, handle.shell, handle.env), shell=handle.shell, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w,
                 cwd=handle.cwd, env=handle.env, start_new_session=True, close_fds=True)
         except (OSError, ValueError, TypeError, subprocess.SubprocessError) as error:
             for fd in parent_fds + child_fds:
@@ -306,6 +307,30 @@ class LocalProcessDriver:
                 os.killpg(child.pid, sig)
             except OSError:
                 pass
+
+
+_executables: Dict[Tuple[str, str], str] = {}
+
+
+def _executable(args: Any, shell: bool, env: Optional[Dict[str, str]]) -> Optional[str]:
+    """Where the command's program is, remembered per PATH.
+
+    Popen otherwise tries each PATH entry in turn for every spawn, a sizeable part of its
+    cost. Only found programs are remembered; anything unusual is left to Popen.
+    """
+    if shell or not isinstance(args, (list, tuple)) or not args or env is not None:
+        return None
+    name = args[0]
+    if not isinstance(name, str) or "/" in name:
+        return None
+    key = (name, os.environ.get("PATH", os.defpath))
+    path = _executables.get(key)
+    if path is None:
+        path = shutil.which(name, path=key[1])
+        if path is None:
+            return None
+        _executables[key] = path
+    return path
 
 
 def _bind(function: Callable[..., None], *args: Any) -> Callable[[], None]:

@@ -38,10 +38,10 @@ class Runtime:
     def __init__(self) -> None:
         self.kill_childs_at_end = bool(_config("kill_childs_at_end", True))
         kill_timeout = lambda: float(_config("kill_timeout", 60))
-        self.sentinel = ChildSentinel(grace_seconds=5.0) if self.kill_childs_at_end else NoSentinel()
         created: list = []
         self.io_ref = IOActor.start(created)
         self.io: IOActor = created[0]
+        self.sentinel = ChildSentinel(5.0, self.io.call_soon) if self.kill_childs_at_end else NoSentinel()
         self.local = LocalProcessDriver(self.io, self.sentinel, kill_timeout)
         self._remote: Any = None
 

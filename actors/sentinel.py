@@ -18,14 +18,18 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Optional, Set
+from typing import Callable, Optional, Set
 
 
 class ChildSentinel:
     """The controller's side: registers children with the helper process."""
 
-    def __init__(self, grace_seconds: float) -> None:
+    def __init__(self, grace_seconds: float, schedule_flush: Callable[[Callable[[], None]], None]) -> None:
+        """``schedule_flush`` runs a callable once the current burst of events is over:
+        registrations are batched into one write per loop round, not one per child."""
         self._grace = grace_seconds
+        self._schedule_flush = schedule_flush
+        self._buffer = bytearray()
         self._lock = threading.Lock()
         self._process: Optional["subprocess.Popen[bytes]"] = None
         self._fd = -1
@@ -39,12 +43,19 @@ class ChildSentinel:
             self._fd = self._process.stdin.fileno()
 
     def _send(self, line: bytes) -> None:
+        if not self._buffer:
+            self._schedule_flush(self.flush)
+        self._buffer += line
+
+    def flush(self) -> None:
         with self._lock:
             try:
                 self._ensure_started()
-                os.write(self._fd, line)
+                while self._buffer:
+                    written = os.write(self._fd, self._buffer)
+                    del self._buffer[:written]
             except OSError:
-                pass
+                self._buffer.clear()
 
     def add(self, pid: int) -> None:
         self._send(b"+%d\n" % pid)
@@ -54,6 +65,7 @@ class ChildSentinel:
 
     def close(self) -> None:
         """Normal exit: the helper kills what is still registered, then exits."""
+        self.flush()
         with self._lock:
             if self._process is not None and self._process.stdin is not None:
                 try:

@@ -1,0 +1,487 @@
+"""A connection worker process: ``python -m execo_actors.conn_worker``.
+
+It reads op frames on stdin and writes event frames on stdout (see docs/ssh.md). Its main thread is one poll
+loop (selectors) over the command pipe, a wakeup pipe and every running channel (paramiko gives each channel
+a selectable fd), so output is forwarded as soon as it arrives and in order. Whatever blocks (connecting,
+opening a channel, a file transfer) runs on a thread pool, serialised per host by HostConnection.submit,
+and reports back to the main thread through an inbox; only the main thread writes frames.
+
+When stdin closes (the controller died) or a shutdown op arrives, remote commands are killed by process
+group where known, every channel and transport is closed, and the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import re
+import selectors
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List, Optional
+
+import paramiko
+
+from . import sftp_transfer
+from .frames import FrameReader, pack
+from .ssh_connection import (PGID_MARKER, ConnectError, HostConnection, Registry, kill_command, wrap_command)
+
+log = logging.getLogger("execo_actors.conn_worker")
+
+READ_SIZE = 256 * 1024
+STDIN_CHUNK = 32 * 1024
+KILL_WAIT = 10.0  # seconds a kill command may take on the host
+_MARKER_LINE = re.compile(re.escape(PGID_MARKER) + rb"(\d+)\r?\n")
+
+
+def signal_name(sig: Any) -> str:
+    """15 -> 'TERM', 'SIGKILL' -> 'KILL': the spelling of ssh's signal requests and of kill -s."""
+    if isinstance(sig, str):
+        name = sig.upper()
+        return name[3:] if name.startswith("SIG") else name
+    return signal.Signals(int(sig)).name[3:]
+
+
+class RemoteProc:
+    """One exec or transfer, as the main thread sees it."""
+
+    def __init__(self, pid: int, conn: HostConnection, kind: str, pty: bool = False, wrapped: bool = True):
+        self.id = pid
+        self.conn = conn
+        self.kind = kind  # exec, put or get
+        self.pty = pty
+        self.channel: Optional[paramiko.Channel] = None
+        self.sftp: Optional[paramiko.SFTPClient] = None
+        self.pgid: Optional[int] = None
+        self.stdin = bytearray()
+        self.eof_wanted = False
+        self.eof_sent = False
+        self.cancelled: Optional[str] = None  # a kill that came before the channel
+        self.killed: Optional[str] = None  # the last signal we delivered
+        self.pending_kill: Optional[str] = None  # a kill waiting for the pgid marker
+        self.marker_pending = wrapped and kind == "exec"
+        self.marker_stream = 1 if pty else 2  # with a pty, stderr goes through the terminal too
+        self.marker_buf = b""
+        self.ended = False
+
+
+class ConnWorker:
+    def __init__(self, in_fd: int = 0, out_fd: int = 1, threads: int = 256):
+        self.in_fd = in_fd
+        self.out_fd = out_fd
+        self.reader = FrameReader()
+        self.selector = selectors.DefaultSelector()
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ssh")
+        self.registry = Registry(self.executor)
+        self.procs: Dict[int, RemoteProc] = {}
+        self.inbox: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.in_fd, False)
+        self.selector.register(self.in_fd, selectors.EVENT_READ, "ops")
+        self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        self.running = True
+        self.writers: List[RemoteProc] = []
+
+    # --- talking to the controller -------------------------------------------------------------------------
+
+    def emit(self, frame: Dict[str, Any]) -> None:
+        data = memoryview(pack(frame))
+        try:
+            while data:
+                data = data[os.write(self.out_fd, data):]
+        except OSError:  # the controller is gone: shut down, nobody reads our events any more
+            self.running = False
+
+    def post(self, *message: Any) -> None:
+        """From any thread: hand a message to the main loop."""
+        self.inbox.put(message)
+        try:
+            os.write(self.wake_w, b"!")
+        except BlockingIOError:
+            pass  # the pipe is full of wakeups already
+
+    def ended(self, proc: RemoteProc, status: Optional[int] = None, sig: Optional[str] = None,
+              error: Optional[str] = None) -> None:
+        if proc.ended:
+            return
+        proc.ended = True
+        self.procs.pop(proc.id, None)
+        if proc.channel is not None:
+            try:
+                self.selector.unregister(proc.channel)
+            except (KeyError, ValueError):
+                pass
+            proc.channel.close()
+        self.emit({"ev": "ended", "id": proc.id, "status": status, "signal": sig, "error": error,
+                   "t": time.time()})
+
+    # --- ops -----------------------------------------------------------------------------------------------
+
+    def handle_op(self, frame: Dict[str, Any]) -> None:
+        op = frame.get("op")
+        if op == "shutdown":
+            self.running = False
+            return
+        pid = frame.get("id")
+        if op in ("exec", "put", "get"):
+            if pid in self.procs:
+                self.emit({"ev": "log", "level": logging.ERROR, "msg": "duplicate id %r in %s op" % (pid, op)})
+                return
+            try:
+                conn = self.registry.get(frame["host"])
+            except Exception as error:
+                self.emit({"ev": "ended", "id": pid, "status": None, "signal": None,
+                           "error": "bad host spec %r: %s" % (frame.get("host"), error), "t": time.time()})
+                return
+            if op == "exec":
+                proc = RemoteProc(pid, conn, op, bool(frame.get("pty")), frame.get("wrap", True))
+                self.procs[pid] = proc
+                command = wrap_command(frame["cmd"]) if proc.marker_pending else frame["cmd"]
+                conn.submit(lambda c, p=proc, cmd=command: self._start_exec(c, p, cmd))
+            else:
+                proc = RemoteProc(pid, conn, op)
+                self.procs[pid] = proc
+                files, dest = list(frame.get("files") or []), frame.get("dest") or "."
+                conn.submit(lambda c, p=proc: self._start_transfer(c, p, files, dest))
+            return
+        proc = self.procs.get(pid)
+        if proc is None:
+            return  # already ended: a late write or kill is not an error
+        if op == "write":
+            proc.stdin += frame.get("data") or b""
+            self._pump_stdin(proc)
+        elif op == "eof":
+            proc.eof_wanted = True
+            self._pump_stdin(proc)
+        elif op == "kill":
+            self._kill(proc, signal_name(frame.get("sig", signal.SIGTERM)))
+        else:
+            self.emit({"ev": "log", "level": logging.ERROR, "msg": "unknown op %r" % (op,)})
+
+    # --- exec ----------------------------------------------------------------------------------------------
+
+    def _start_exec(self, conn: HostConnection, proc: RemoteProc, command: str) -> None:
+        """Thread pool, serialised per host: open a channel and start the command."""
+        if proc.cancelled or not self.running:
+            self.post("done", proc, None, proc.cancelled, None if proc.cancelled else "worker shutting down")
+            return
+        try:
+            channel = conn.open_session()
+            try:
+                if proc.pty:
+                    channel.get_pty(term=os.environ.get("TERM", "vt100"))
+                channel.exec_command(command)
+            except BaseException:
+                channel.close()
+                raise
+        except ConnectError as error:
+            self.post("failed", proc, str(error))
+            return
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            self.post("failed", proc, "%s: cannot start the command: %s" % (conn.name, error or type(error).__name__))
+            return
+        self.post("channel", proc, channel, time.time())
+
+    def _on_channel(self, proc: RemoteProc, channel: paramiko.Channel, started: float) -> None:
+        proc.channel = channel
+        channel.setblocking(False)
+        self.emit({"ev": "started", "id": proc.id, "t": started})
+        self.selector.register(channel, selectors.EVENT_READ, proc)
+        if proc.cancelled:
+            self._kill(proc, proc.cancelled)
+        self._pump_stdin(proc)
+        self._service(proc)  # output may already be waiting
+
+    def _service(self, proc: RemoteProc) -> None:
+        channel = proc.channel
+        assert channel is not None
+        while channel.recv_ready():
+            data = channel.recv(READ_SIZE)
+            if not data:
+                break
+            self._output(proc, 1, data)
+        while channel.recv_stderr_ready():
+            data = channel.recv_stderr(READ_SIZE)
+            if not data:
+                break
+            self._output(proc, 2, data)
+        if channel.closed and not channel.recv_ready() and not channel.recv_stderr_ready():
+            self._flush_marker(proc)
+            self._finish(proc)
+
+    def _output(self, proc: RemoteProc, stream: int, data: bytes) -> None:
+        if proc.marker_pending and stream == proc.marker_stream:
+            buf = proc.marker_buf + data
+            if b"\n" not in buf and len(buf) < 64 and (PGID_MARKER.startswith(buf[:len(PGID_MARKER)])):
+                proc.marker_buf = buf
+                return
+            proc.marker_pending = False
+            proc.marker_buf = b""
+            match = _MARKER_LINE.match(buf)
+            if match:
+                proc.pgid = int(match.group(1))
+                buf = buf[match.end():]
+                if proc.pending_kill:
+                    self._kill(proc, proc.pending_kill)
+            data = buf
+            if not data:
+                return
+        self.emit({"ev": "out", "id": proc.id, "stream": stream, "data": bytes(data)})
+
+    def _flush_marker(self, proc: RemoteProc) -> None:
+        if proc.marker_pending and proc.marker_buf:
+            proc.marker_pending = False
+            self.emit({"ev": "out", "id": proc.id, "stream": proc.marker_stream, "data": proc.marker_buf})
+        proc.marker_pending = False
+
+    def _finish(self, proc: RemoteProc) -> None:
+        channel = proc.channel
+        assert channel is not None
+        sig = getattr(channel, "exit_signal", None)
+        if channel.exit_status >= 0:
+            self.ended(proc, status=channel.exit_status)
+        elif sig:
+            self.ended(proc, sig=sig)
+        elif proc.killed:
+            self.ended(proc, sig=proc.killed)
+        else:
+            transport = channel.get_transport()
+            if transport is None or not transport.is_active():
+                cause = transport.get_exception() if transport is not None else None
+                self.ended(proc, error="%s: connection lost while the command ran%s" % (
+                    proc.conn.name, " (%s)" % (cause or type(cause).__name__) if cause is not None else ""))
+            else:
+                self.ended(proc, error="%s: the server closed the channel without an exit status" % proc.conn.name)
+
+    def _pump_stdin(self, proc: RemoteProc) -> None:
+        channel = proc.channel
+        if channel is None or proc.ended:
+            return
+        try:
+            while proc.stdin and channel.send_ready():
+                sent = channel.send(bytes(proc.stdin[:STDIN_CHUNK]))
+                if sent <= 0:
+                    break
+                del proc.stdin[:sent]
+            if proc.eof_wanted and not proc.stdin and not proc.eof_sent:
+                channel.shutdown_write()
+                proc.eof_sent = True
+        except (OSError, EOFError, paramiko.SSHException) as error:
+            proc.stdin.clear()
+            self.emit({"ev": "log", "level": logging.WARNING,
+                       "msg": "%s: write to process %s failed: %s" % (proc.conn.name, proc.id, error)})
+        if proc.stdin and proc not in self.writers:
+            self.writers.append(proc)
+
+    # --- kill ----------------------------------------------------------------------------------------------
+
+    def _kill(self, proc: RemoteProc, signame: str) -> None:
+        if proc.kind != "exec":
+            proc.killed = signame
+            if proc.sftp is not None:
+                proc.sftp.close()  # the transfer thread fails and reports the kill
+            else:
+                proc.cancelled = signame
+            return
+        if proc.channel is None:
+            proc.cancelled = signame
+            return
+        if proc.pgid is None and proc.marker_pending:
+            proc.pending_kill = signame  # the marker is on its way: kill when it arrives
+            return
+        proc.killed = signame
+        if proc.pgid is not None:
+            pgid, channel = proc.pgid, proc.channel
+            proc.conn.submit(lambda c: self._remote_kill(c, pgid, signame, channel, proc.pty))
+        else:
+            # not wrapped: the "signal" request works for non-root logins; closing a pty sends SIGHUP
+            self._send_signal_request(proc.channel, signame)
+            if proc.pty or signame == "KILL":
+                proc.channel.close()
+
+    @staticmethod
+    def _send_signal_request(channel: paramiko.Channel, signame: str) -> None:
+        message = paramiko.Message()
+        message.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
+        message.add_int(channel.remote_chanid)
+        message.add_string("signal")
+        message.add_boolean(False)
+        message.add_string(signame)
+        try:
+            channel.transport._send_user_message(message)
+        except Exception:
+            pass
+
+    def _remote_kill(self, conn: HostConnection, pgid: int, signame: str, target: paramiko.Channel,
+                     pty: bool) -> None:
+        """Thread pool: run `kill -s SIG -- -PGID` on the host, closing the target channel if that fails."""
+        if target.closed:
+            return
+        try:
+            channel = conn.open_session()
+            try:
+                channel.exec_command(kill_command(pgid, signame))
+                if not channel.status_event.wait(KILL_WAIT):
+                    raise ConnectError("%s: kill command did not answer in %gs" % (conn.name, KILL_WAIT))
+            finally:
+                channel.close()
+        except Exception as error:
+            self.post("log", logging.WARNING, "%s: could not kill process group %d: %s; closing its channel%s"
+                      % (conn.name, pgid, error, " (SIGHUP through the pty)" if pty else ""))
+            target.close()
+
+    # --- transfers -----------------------------------------------------------------------------------------
+
+    def _start_transfer(self, conn: HostConnection, proc: RemoteProc, files: List[str], dest: str) -> None:
+        if proc.cancelled or not self.running:
+            self.post("done", proc, None, proc.cancelled, None if proc.cancelled else "worker shutting down")
+            return
+        try:
+            channel = conn.open_session()
+            channel.invoke_subsystem("sftp")
+            sftp = paramiko.SFTPClient(channel)
+        except ConnectError as error:
+            self.post("failed", proc, str(error))
+            return
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            self.post("failed", proc, "%s: cannot start SFTP: %s" % (conn.name, error or type(error).__name__))
+            return
+        self.post("sftp", proc, sftp, time.time())
+        self.executor.submit(self._transfer, conn, proc, sftp, files, dest)
+
+    def _transfer(self, conn: HostConnection, proc: RemoteProc, sftp: paramiko.SFTPClient, files: List[str],
+                  dest: str) -> None:
+        def report(line: str) -> None:
+            self.post("out", proc, 2, (line + "\n").encode("utf-8", "surrogateescape"))
+
+        status: Optional[int] = None
+        error = None
+        try:
+            run = sftp_transfer.put if proc.kind == "put" else sftp_transfer.get
+            status = run(sftp, files, dest, report)
+        except Exception as exc:
+            if not proc.killed:
+                error = "%s: %s failed: %s" % (conn.name, proc.kind, exc or type(exc).__name__)
+        finally:
+            sftp.close()
+        if proc.killed:
+            self.post("done", proc, None, proc.killed, None)
+        else:
+            self.post("done", proc, status, None, error)
+
+    # --- main loop -----------------------------------------------------------------------------------------
+
+    def _inbox(self) -> None:
+        while True:
+            try:
+                message = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            kind = message[0]
+            if kind == "log":
+                self.emit({"ev": "log", "level": message[1], "msg": message[2]})
+                continue
+            proc: RemoteProc = message[1]
+            if proc.ended:
+                if kind == "channel":
+                    message[2].close()
+                continue
+            if kind == "channel":
+                self._on_channel(proc, message[2], message[3])
+            elif kind == "sftp":
+                proc.sftp = message[2]
+                self.emit({"ev": "started", "id": proc.id, "t": message[3]})
+                if proc.cancelled:
+                    self._kill(proc, proc.cancelled)
+            elif kind == "failed":
+                self.ended(proc, error=message[2])
+            elif kind == "out":
+                self.emit({"ev": "out", "id": proc.id, "stream": message[2], "data": message[3]})
+            elif kind == "done":
+                self.ended(proc, status=message[2], sig=message[3], error=message[4])
+
+    def _read_ops(self) -> None:
+        while True:
+            try:
+                data = os.read(self.in_fd, READ_SIZE)
+            except BlockingIOError:
+                return
+            if not data:
+                self.running = False  # the controller closed our stdin or died
+                return
+            try:
+                frames = self.reader.feed(data)
+            except Exception as error:
+                self.emit({"ev": "log", "level": logging.CRITICAL, "msg": "corrupt op stream: %s" % error})
+                self.running = False
+                return
+            for frame in frames:
+                self.handle_op(frame)
+
+    def run(self) -> None:
+        while self.running:
+            timeout = 0.005 if self.writers else None
+            for key, _ in self.selector.select(timeout):
+                if key.data == "ops":
+                    self._read_ops()
+                elif key.data == "wake":
+                    try:
+                        while os.read(self.wake_r, 4096):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    self._inbox()
+                elif not key.data.ended:
+                    self._service(key.data)
+                if not self.running:
+                    break
+            if self.writers:
+                writers, self.writers = self.writers, []
+                for proc in writers:
+                    self._pump_stdin(proc)
+        self.shutdown()
+
+    def shutdown(self, wait: float = 3.0) -> None:
+        """End every remote command (kill its process group, close its channel) and every connection."""
+        self.running = False
+        done: List[threading.Event] = []
+        for proc in list(self.procs.values()):
+            if proc.channel is not None and proc.pgid is not None and not proc.channel.closed:
+                event = threading.Event()
+                done.append(event)
+                proc.conn.submit(lambda c, p=proc, e=event: (self._remote_kill(c, p.pgid, "TERM", p.channel, p.pty),
+                                                               e.set()))
+        deadline = time.monotonic() + wait
+        for event in done:
+            event.wait(max(0.0, deadline - time.monotonic()))
+        for proc in list(self.procs.values()):
+            if proc.sftp is not None:
+                proc.sftp.close()
+            self.ended(proc, error="%s: connection worker shut down" % proc.conn.name)
+        self.registry.close_all()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def main() -> None:
+    # frames own the real stdout; anything else printing by mistake goes to stderr instead of corrupting them
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # we report connection errors ourselves
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller decides when we stop
+    worker = ConnWorker(in_fd=0, out_fd=out_fd)
+    try:
+        worker.run()
+    finally:
+        sys.stderr.flush()
+        os._exit(0)  # do not wait for pool threads stuck on frozen hosts
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,426 @@
+"""Pooled SSH connections inside a connection worker: one HostConnection per connection key.
+
+A HostConnection owns the paramiko transports to one (address, user, port, keys, proxy). Every process is a
+channel on one of them; when the server refuses a new session (OpenSSH's MaxSessions, 10 by default) another
+transport is opened and the limit is remembered. A transport that died is dropped and the next use
+reconnects. ProxyJump goes through a direct-tcpip channel of the gateway's own HostConnection, so every host
+behind one gateway shares one gateway connection.
+
+The methods here block (network round trips); the worker calls them from a thread pool, one host at a time
+per HostConnection (see ``submit``), so that a frozen host holds one thread, not one per process. Every error
+is a ConnectError whose message names the host and what happened.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import socket
+import subprocess
+import threading
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
+
+import paramiko
+from paramiko.common import MSG_CHANNEL_REQUEST
+
+from .ssh_config import connection_key
+
+log = logging.getLogger("execo_actors.ssh")
+
+DEFAULT_CONNECT_TIMEOUT = 30.0
+DEFAULT_KEYS = ["~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa"]
+
+# the first stderr line of a wrapped command: the remote process group, so that kill() can reach it.
+# OpenSSH only honours the "signal" channel request for non-root logins (it needs post-auth privilege
+# separation), so a kill is a second tiny command, `kill -s SIG -- -PGID`, on the same connection.
+PGID_MARKER = b"EXECO-PGID:"
+
+
+class ConnectError(Exception):
+    """A host could not be reached or was lost; str() names the host and the cause."""
+
+
+def describe(spec: Dict[str, Any]) -> str:
+    """user@address:port, plus the name given when ssh_config rewrote it, plus the gateway."""
+    text = "%s@%s:%d" % (spec["user"], spec["address"], spec["port"])
+    if spec.get("alias") and spec["alias"] != spec["address"]:
+        text = "%s (%s)" % (spec["alias"], text)
+    if spec.get("proxy_jump"):
+        text += " via " + describe(spec["proxy_jump"])
+    return text
+
+
+def wrap_command(cmd: str) -> str:
+    """The command as the login shell will run it: first report the process group on stderr."""
+    return "echo %s$$ >&2; %s" % (PGID_MARKER.decode(), cmd)
+
+
+def kill_command(pgid: int, signame: str) -> str:
+    # both values are checked here, never taken from text: pgid is an int, signame a known signal name
+    if not signame.isalnum():
+        raise ValueError("bad signal name %r" % signame)
+    return "kill -s %s -- -%d" % (signame, int(pgid))
+
+
+def _handle_channel_request(chan: paramiko.Channel, m: paramiko.Message) -> None:
+    """paramiko ignores "exit-signal": record the signal name, then let paramiko handle everything else."""
+    start = m.packet.tell()
+    if m.get_text() == "exit-signal":
+        m.get_boolean()
+        chan.exit_signal = m.get_text()
+        chan.status_event.set()
+        return
+    m.packet.seek(start)
+    paramiko.Channel._handle_request(chan, m)
+
+
+class _Transport(paramiko.Transport):
+    _channel_handler_table = dict(paramiko.Transport._channel_handler_table)
+    _channel_handler_table[MSG_CHANNEL_REQUEST] = _handle_channel_request
+
+
+class Pacer:
+    """Bounds handshakes in flight: per worker, per gateway and per target address.
+
+    A gateway's sshd drops unauthenticated connections beyond MaxStartups (10 by default): flooding it with
+    500 handshakes at once would turn into random failures instead of a slightly longer wait.
+    """
+
+    def __init__(self, total: int = 64, per_gateway: int = 8, per_target: int = 4):
+        self._total = threading.BoundedSemaphore(total)
+        self._per_gateway = per_gateway
+        self._per_target = per_target
+        self._lock = threading.Lock()
+        self._semaphores: Dict[Any, threading.BoundedSemaphore] = {}
+
+    def _semaphore(self, key: Any, size: int) -> threading.BoundedSemaphore:
+        with self._lock:
+            if key not in self._semaphores:
+                self._semaphores[key] = threading.BoundedSemaphore(size)
+            return self._semaphores[key]
+
+    @contextmanager
+    def slot(self, spec: Dict[str, Any]) -> Iterator[None]:
+        held = [self._semaphore(("target", spec["address"], spec["port"]), self._per_target)]
+        if spec.get("proxy_jump"):
+            held.insert(0, self._semaphore(("gateway",) + connection_key(spec["proxy_jump"]), self._per_gateway))
+        held.append(self._total)
+        for semaphore in held:
+            semaphore.acquire()
+        try:
+            yield
+        finally:
+            for semaphore in reversed(held):
+                semaphore.release()
+
+
+class KeyCache:
+    """Private keys loaded once per worker; a key that cannot be loaded is reported with its path."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: Dict[str, Any] = {}
+
+    def get(self, path: str) -> Any:
+        with self._lock:
+            if path not in self._keys:
+                try:
+                    self._keys[path] = paramiko.PKey.from_path(path)
+                except FileNotFoundError:
+                    self._keys[path] = None
+                except Exception as error:
+                    self._keys[path] = error
+            return self._keys[path]
+
+
+class Registry:
+    """Every HostConnection of a worker, by connection key, plus what they share (pacer, keys, executor)."""
+
+    def __init__(self, executor: Executor, pacer: Optional[Pacer] = None):
+        self.executor = executor
+        self.pacer = pacer or Pacer()
+        self.keys = KeyCache()
+        self._lock = threading.Lock()
+        self._connections: Dict[tuple, HostConnection] = {}
+
+    def get(self, spec: Dict[str, Any]) -> "HostConnection":
+        key = connection_key(spec)
+        with self._lock:
+            conn = self._connections.get(key)
+            if conn is None:
+                conn = self._connections[key] = HostConnection(spec, self)
+            return conn
+
+    def close_all(self) -> None:
+        with self._lock:
+            connections = list(self._connections.values())
+            self._connections.clear()
+        for conn in connections:
+            conn.close()
+
+
+class _Link:
+    """One transport and the channels we opened on it (to know when it is full)."""
+
+    def __init__(self, transport: paramiko.Transport, helper: Optional[subprocess.Popen] = None):
+        self.transport = transport
+        self.helper = helper  # the ProxyCommand process feeding this transport, if any
+        self.channels: List[paramiko.Channel] = []
+
+    def live(self) -> int:
+        self.channels = [c for c in self.channels if not c.closed]
+        return len(self.channels)
+
+    def close(self) -> None:
+        self.transport.close()
+        if self.helper is not None:
+            self.helper.kill()
+            self.helper.wait()
+
+
+class HostConnection:
+    """The transports to one connection key; blocking methods, serialised per host through ``submit``."""
+
+    def __init__(self, spec: Dict[str, Any], registry: Registry):
+        self.spec = spec
+        self.name = describe(spec)
+        self.registry = registry
+        self.max_sessions: Optional[int] = None  # learnt when the server first refuses a session
+        self._links: List[_Link] = []
+        self._lock = threading.Lock()
+        self._connect_lock = threading.Lock()
+        self._queue: Deque[Callable[["HostConnection"], None]] = collections.deque()
+        self._draining = False
+        self._closed = False
+
+    # --- serialisation: a tiny actor on the shared thread pool -------------------------------------------
+
+    def submit(self, task: Callable[["HostConnection"], None]) -> None:
+        """Run task(self) on the worker's thread pool, after the tasks submitted before it for this host."""
+        with self._lock:
+            self._queue.append(task)
+            if self._draining:
+                return
+            self._draining = True
+        self.registry.executor.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._draining = False
+                    return
+                task = self._queue.popleft()
+            try:
+                task(self)
+            except Exception:  # a task reports its own errors; this is a bug guard that keeps the host usable
+                log.exception("unexpected error in a task for %s", self.name)
+
+    # --- sessions ------------------------------------------------------------------------------------------
+
+    @property
+    def timeout(self) -> float:
+        return self.spec.get("connect_timeout") or DEFAULT_CONNECT_TIMEOUT
+
+    def open_session(self) -> paramiko.Channel:
+        """A new session channel, on a transport with room (a new one when every transport is full)."""
+        self._links = [link for link in self._links if link.transport.is_active()]
+        for link in list(self._links):
+            if self.max_sessions is not None and link.live() >= self.max_sessions:
+                continue
+            channel = self._try_open(link)
+            if channel is not None:
+                return channel
+        with self._connect_lock:
+            link = self._connect()
+            self._links.append(link)
+        channel = self._try_open(link)
+        if channel is None:
+            raise ConnectError("%s: the server refuses every new session, even on a new connection" % self.name)
+        return channel
+
+    def _try_open(self, link: _Link) -> Optional[paramiko.Channel]:
+        try:
+            channel = link.transport.open_session(timeout=self.timeout)
+        except paramiko.ChannelException:
+            # OpenSSH's answer once MaxSessions sessions are open on this connection
+            self.max_sessions = max(1, link.live())
+            return None
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            if link.transport.is_active():
+                raise ConnectError("%s: cannot open a session: %s" % (self.name, error)) from None
+            return None  # lost since the check: the caller connects again
+        link.channels.append(channel)
+        return channel
+
+    def open_forward(self, address: str, port: int) -> paramiko.Channel:
+        """A direct-tcpip channel from this host (a gateway) to address:port; called from many threads."""
+        for attempt in (1, 2):
+            with self._connect_lock:  # one handshake to the gateway, whatever the number of hosts behind it
+                self._links = [link for link in self._links if link.transport.is_active()]
+                if not self._links:
+                    self._links.append(self._connect())
+                link = self._links[0]
+            try:
+                return link.transport.open_channel("direct-tcpip", (address, port), ("127.0.0.1", 0),
+                                                   timeout=self.timeout)
+            except paramiko.ChannelException as error:
+                raise ConnectError("gateway %s cannot reach %s:%d: %s" % (self.name, address, port,
+                                                                          error.text or error)) from None
+            except (paramiko.SSHException, EOFError, OSError) as error:
+                if attempt == 2 or link.transport.is_active():
+                    raise ConnectError("gateway %s: %s" % (self.name, error)) from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._closed = True
+        links, self._links = self._links, []
+        for link in links:
+            link.close()
+
+    # --- connecting ----------------------------------------------------------------------------------------
+
+    def _socket(self) -> Tuple[Any, Optional[subprocess.Popen]]:
+        spec = self.spec
+        address, port, timeout = spec["address"], spec["port"], self.timeout
+        if spec.get("proxy_jump"):
+            return self.registry.get(spec["proxy_jump"]).open_forward(address, port), None
+        if spec.get("proxy_command"):
+            ours, theirs = socket.socketpair()
+            # run by the shell like OpenSSH does; host names and users were checked by ssh_config (no metachars)
+            helper = subprocess.Popen(["/bin/sh", "-c", spec["proxy_command"]], stdin=theirs, stdout=theirs,
+                                      start_new_session=True)
+            theirs.close()
+            return ours, helper
+        try:
+            return socket.create_connection((address, port), timeout=timeout), None
+        except socket.gaierror as error:
+            raise ConnectError("%s: unknown host %s (%s)" % (self.name, address, error.strerror)) from None
+        except ConnectionRefusedError:
+            raise ConnectError("%s: connection refused" % self.name) from None
+        except socket.timeout:
+            raise ConnectError("%s: connect timeout after %gs" % (self.name, timeout)) from None
+        except OSError as error:
+            raise ConnectError("%s: cannot connect: %s" % (self.name, error.strerror or error)) from None
+
+    def _connect(self) -> _Link:
+        spec, timeout = self.spec, self.timeout
+        with self.registry.pacer.slot(spec):
+            sock, helper = self._socket()
+            transport = _Transport(sock)
+            try:
+                self._handshake(transport, timeout)
+            except BaseException:
+                transport.close()
+                if helper is not None:
+                    helper.kill()
+                    helper.wait()
+                raise
+        if spec.get("keepalive"):
+            transport.set_keepalive(spec["keepalive"])
+        return _Link(transport, helper)
+
+    def _handshake(self, transport: paramiko.Transport, timeout: float) -> None:
+        spec = self.spec
+        transport.banner_timeout = timeout
+        transport.handshake_timeout = timeout
+        transport.auth_timeout = timeout
+        known = self._known_keys()
+        if known:
+            # negotiate a host key type we can check, as OpenSSH does
+            options = transport.get_security_options()
+            options.key_types = [t for t in known if t in options.key_types] + \
+                [t for t in options.key_types if t not in known]
+        try:
+            transport.start_client(timeout=timeout)
+        except paramiko.SSHException as error:
+            text = str(error)
+            if "banner" in text or "timeout" in text.lower() or isinstance(error.__cause__, socket.timeout):
+                raise ConnectError("%s: connect timeout after %gs: no SSH answer (host frozen or overloaded?)"
+                                   % (self.name, timeout)) from None
+            raise ConnectError("%s: SSH handshake failed: %s" % (self.name, text or type(error).__name__)) from None
+        except (EOFError, OSError) as error:
+            raise ConnectError("%s: connection closed during the handshake (%s)" % (self.name, error or
+                                                                                   type(error).__name__)) from None
+        self._check_host_key(transport, known)
+        self._authenticate(transport)
+
+    def _known_keys(self) -> Dict[str, paramiko.PKey]:
+        spec = self.spec
+        if spec.get("strict_host_key_checking") == "no":
+            return {}
+        keys = paramiko.HostKeys()
+        for path in spec.get("known_hosts") or []:
+            try:
+                keys.load(path)
+            except FileNotFoundError:
+                continue
+            except Exception as error:
+                raise ConnectError("%s: cannot read known hosts file %s: %s" % (self.name, path, error)) from None
+        name = spec["address"] if spec["port"] == 22 else "[%s]:%d" % (spec["address"], spec["port"])
+        return dict(keys.lookup(name) or {})
+
+    def _check_host_key(self, transport: paramiko.Transport, known: Dict[str, paramiko.PKey]) -> None:
+        mode = self.spec.get("strict_host_key_checking")
+        if mode == "no":
+            return
+        server_key = transport.get_remote_server_key()
+        expected = known.get(server_key.get_name())
+        if expected is not None:
+            if expected != server_key:
+                raise ConnectError("%s: host key mismatch: the server sent %s %s, known_hosts (%s) has %s"
+                                   % (self.name, server_key.get_name(), server_key.fingerprint,
+                                      ", ".join(self.spec["known_hosts"]), expected.fingerprint))
+            return
+        if mode == "accept-new" and self.spec.get("known_hosts"):
+            name = self.spec["address"] if self.spec["port"] == 22 else "[%s]:%d" % (self.spec["address"],
+                                                                                     self.spec["port"])
+            with open(self.spec["known_hosts"][0], "a") as f:
+                f.write("%s %s %s\n" % (name, server_key.get_name(), server_key.get_base64()))
+            return
+        raise ConnectError("%s: host key %s %s is not in known_hosts (%s) and StrictHostKeyChecking is %s"
+                           % (self.name, server_key.get_name(), server_key.fingerprint,
+                              ", ".join(self.spec.get("known_hosts") or []) or "none", mode))
+
+    def _authenticate(self, transport: paramiko.Transport) -> None:
+        spec = self.spec
+        user = spec["user"]
+        paths = list(spec.get("keys") or [])
+        if not paths and not spec.get("identities_only"):
+            paths = [os.path.expanduser(p) for p in DEFAULT_KEYS]
+        tried: List[str] = []
+        problems: List[str] = []
+        candidates: List[Tuple[str, Any]] = []
+        for path in paths:
+            key = self.registry.keys.get(path)
+            if key is None:
+                continue
+            if isinstance(key, Exception):
+                problems.append("%s: %s" % (path, key))
+                continue
+            candidates.append((path, key))
+        if not spec.get("identities_only") and os.environ.get("SSH_AUTH_SOCK"):
+            try:
+                candidates += [("agent key %s" % k.fingerprint, k) for k in paramiko.Agent().get_keys()]
+            except Exception as error:
+                problems.append("ssh-agent: %s" % error)
+        for label, key in candidates:
+            tried.append(label)
+            try:
+                transport.auth_publickey(user, key)
+                if transport.is_authenticated():
+                    return
+            except paramiko.BadAuthenticationType as error:
+                raise ConnectError("%s: authentication failed: the server accepts only %s" % (
+                    self.name, ", ".join(error.allowed_types))) from None
+            except paramiko.AuthenticationException:
+                continue
+            except (paramiko.SSHException, EOFError, OSError) as error:
+                raise ConnectError("%s: connection lost during authentication: %s" % (self.name, error)) from None
+        detail = "keys tried: %s" % (", ".join(tried) if tried else "none")
+        if problems:
+            detail += "; unusable keys: " + "; ".join(problems)
+        raise ConnectError("%s: authentication failed for user %s (%s)" % (self.name, user, detail))

@@ -1,0 +1,419 @@
+"""The sweeper actor: the state of a parameter sweep shared by threads, processes and hosts.
+
+One :class:`SweeperActor` exists per persistence directory in a process (see
+:func:`sweeper_actor_for`); every thread's ParamSweeper talks to it, so the per-process
+fcntl lock of the :class:`~execo_actors.journal.Journal` is only ever taken by one
+thread. Each operation takes the lock, applies the records other processes appended since
+the last operation, decides, appends its own record and releases the lock.
+
+Records (msgpack arrays; ``combs`` is a list of combinations):
+
+- ``["t", combs, owner, deadline]``: taken, now in progress for `owner` until `deadline`
+  (a unix time, or None for no lease);
+- ``["d", combs]``: done; ``["s", combs, reason]``: skipped;
+- ``["c", combs, why]``: cancelled, back to todo (also used when a lease expires or a dead
+  worker's marks are reclaimed); ``["f", combs, reason]``: a failed attempt (counted by
+  the retry helper), back to todo;
+- ``["r", reset_inprogress]``: forget skipped marks and failure counts (and in-progress marks).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Tuple
+
+import pykka
+
+from execo_actors.journal import Journal
+
+log = logging.getLogger("execo.engine")
+TRACE = 12
+
+
+def _process_start_ticks(pid: int) -> Optional[str]:
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: fields start after the last ')'.
+    return stat[stat.rindex(b")") + 2:].split()[19].decode()
+
+
+def this_owner() -> str:
+    """`host:pid:start-ticks`: names this process, and tells a reused pid from it."""
+    return "%s:%d:%s" % (socket.gethostname(), os.getpid(), _process_start_ticks(os.getpid()))
+
+
+def owner_is_dead_here(owner: Any) -> bool:
+    """True when `owner` was a process of this host that no longer runs."""
+    try:
+        host, pid, ticks = str(owner).rsplit(":", 2)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return False
+    return _process_start_ticks(int(pid)) != ticks
+
+
+class SweepView:
+    """The combinations one ParamSweeper iterates on, and which of them are still todo.
+
+    `remaining` is a set (what filters receive); `order` and `cursor` give get_next()
+    the sweep order in amortised constant time.
+    """
+
+    def __init__(self, sweeps: List[Hashable]):
+        self.order = sweeps
+        self.position = {c: i for i, c in enumerate(sweeps)}
+        self.remaining: set = set()
+        self.cursor = 0
+
+    def rebuild(self, state: "SweeperState") -> None:
+        self.remaining = {c for c in self.order if state.is_todo(c)}
+        self.cursor = 0
+
+    def give_back(self, combination: Hashable) -> None:
+        index = self.position.get(combination)
+        if index is not None:
+            self.remaining.add(combination)
+            if index < self.cursor:
+                self.cursor = index
+
+    def first(self) -> Optional[Hashable]:
+        order, remaining = self.order, self.remaining
+        while self.cursor < len(order):
+            combination = order[self.cursor]
+            if combination in remaining:
+                return combination
+            self.cursor += 1
+        return None
+
+
+class SweeperState:
+    """The marks of a persistence directory, rebuilt from the snapshot and the journal."""
+
+    def __init__(self) -> None:
+        self.done: set = set()
+        self.inprogress: Dict[Hashable, Tuple[Any, Optional[float]]] = {}
+        self.skipped: Dict[Hashable, Any] = {}
+        self.failures: Dict[Hashable, List[Any]] = {}
+        self.views: List[SweepView] = []
+        self.next_deadline: Optional[float] = None
+
+    def is_todo(self, c: Hashable) -> bool:
+        return c not in self.done and c not in self.inprogress and c not in self.skipped
+
+    def load(self, snapshot: dict) -> None:
+        self.done = set(snapshot.get("done", ()))
+        self.inprogress = {c: (owner, deadline) for c, owner, deadline in snapshot.get("inprogress", ())}
+        self.skipped = {c: reason for c, reason in snapshot.get("skipped", ())}
+        self.failures = {c: [count, reason] for c, count, reason in snapshot.get("failures", ())}
+        self._deadlines_changed()
+        for view in self.views:
+            view.rebuild(self)
+
+    def dump(self) -> dict:
+        return {
+            "format": 1,
+            "done": list(self.done),
+            "inprogress": [[c, o, d] for c, (o, d) in self.inprogress.items()],
+            "skipped": [[c, r] for c, r in self.skipped.items()],
+            "failures": [[c, n, r] for c, (n, r) in self.failures.items()],
+        }
+
+    def live_entries(self) -> int:
+        return len(self.done) + len(self.inprogress) + len(self.skipped) + len(self.failures)
+
+    def _deadlines_changed(self) -> None:
+        deadlines = [d for _, d in self.inprogress.values() if d is not None]
+        self.next_deadline = min(deadlines) if deadlines else None
+
+    def apply(self, record: Any) -> None:
+        op = record[0]
+        if op == "r":
+            self.skipped.clear()
+            self.failures.clear()
+            if record[1]:
+                self.inprogress.clear()
+                self.next_deadline = None
+            for view in self.views:
+                view.rebuild(self)
+            return
+        combs = record[1]
+        views = self.views
+        if op == "t":
+            owner, deadline = record[2], record[3]
+            for c in combs:
+                self.inprogress[c] = (owner, deadline)
+                for view in views:
+                    view.remaining.discard(c)
+            if deadline is not None and (self.next_deadline is None or deadline < self.next_deadline):
+                self.next_deadline = deadline
+        elif op == "d":
+            for c in combs:
+                self.done.add(c)
+                self.inprogress.pop(c, None)
+                self.skipped.pop(c, None)
+                for view in views:
+                    view.remaining.discard(c)
+        elif op == "s":
+            for c in combs:
+                self.skipped[c] = record[2]
+                self.inprogress.pop(c, None)
+                for view in views:
+                    view.remaining.discard(c)
+        elif op in ("c", "f"):
+            for c in combs:
+                self.inprogress.pop(c, None)
+                if op == "f":
+                    entry = self.failures.setdefault(c, [0, None])
+                    entry[0] += 1
+                    entry[1] = record[2]
+                if self.is_todo(c):
+                    for view in views:
+                        view.give_back(c)
+        else:
+            log.warning("ignoring unknown sweeper record %r", op)
+
+
+class SweeperActor(pykka.ThreadingActor):
+    """Owns the journal of one directory in this process and answers every thread."""
+
+    use_daemon_thread = True
+
+    def __init__(self, directory: str, map_type: Callable[[Any], Any] = dict,
+                 compact_ratio: float = 2.0):
+        super().__init__()
+        self.directory = directory
+        self.journal = Journal(directory, map_type)
+        self.state = SweeperState()
+        self.owner = this_owner()
+        self.views: Dict[int, SweepView] = {}
+        self.compact_ratio = compact_ratio
+        with self.journal.locked():
+            self._catch_up()
+            self._maybe_compact()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _catch_up(self) -> None:
+        snapshot, records = self.journal.read_new()
+        if snapshot is not None:
+            self.state.load(snapshot)
+        for record in records:
+            self.state.apply(record)
+        self._expire_leases()
+
+    def _expire_leases(self) -> None:
+        state = self.state
+        now = time.time()
+        if state.next_deadline is None or now < state.next_deadline:
+            return
+        expired = [c for c, (_, d) in state.inprogress.items() if d is not None and d <= now]
+        if expired:
+            log.warning("%s: %d in-progress combinations whose lease expired go back to todo: %s",
+                        self.directory, len(expired), _sample(expired))
+            self._write(["c", expired, "lease expired"])
+        state._deadlines_changed()
+
+    def _write(self, record: list) -> None:
+        self.journal.append(record)
+        self.state.apply(record)
+
+    def _maybe_compact(self) -> None:
+        live = self.state.live_entries()
+        if self.journal.records_since_snapshot > self.compact_ratio * live + 1000:
+            self.journal.compact(self.state.dump())
+
+    def _view(self, view_id: int) -> SweepView:
+        return self.views[view_id]
+
+    # -- messages (called through a pykka proxy) ---------------------------------------
+
+    def register_view(self, sweeps: List[Hashable]) -> int:
+        view = SweepView(sweeps)
+        view_id = id(view)
+        self.views[view_id] = view
+        self.state.views.append(view)
+        with self.journal.locked():
+            self._catch_up()
+        view.rebuild(self.state)
+        return view_id
+
+    def unregister_view(self, view_id: int) -> None:
+        view = self.views.pop(view_id, None)
+        if view is not None:
+            self.state.views.remove(view)
+
+    def update(self) -> None:
+        with self.journal.locked():
+            self._catch_up()
+
+    def full_update(self) -> None:
+        """Forget the in-memory state and rebuild it from the files."""
+        self.journal.close()
+        self.journal = Journal(self.directory, self.journal.map_type)
+        self.state.load({})
+        with self.journal.locked():
+            self._catch_up()
+
+    def take(self, view_id: int, count: int, filtr: Optional[Callable] = None,
+             lease: Optional[float] = None) -> List[Hashable]:
+        view = self._view(view_id)
+        with self.journal.locked():
+            self._catch_up()
+            if filtr is None:
+                taken = []
+                while len(taken) < count:
+                    c = view.first()
+                    if c is None:
+                        break
+                    taken.append(c)
+                    view.remaining.discard(c)
+            else:
+                taken, seen = [], set()
+                for c in filtr(view.remaining):
+                    if len(taken) >= count:
+                        break
+                    if c in view.remaining and c not in seen:
+                        taken.append(c)
+                        seen.add(c)
+            if taken:
+                deadline = None if lease is None else time.time() + lease
+                self._write(["t", taken, self.owner, deadline])
+        return taken
+
+    def mark(self, op: str, combinations: List[Hashable], reason: Any = None) -> None:
+        with self.journal.locked():
+            self._catch_up()
+            if op == "d":
+                self._write(["d", combinations])
+            else:
+                self._write([op, combinations, reason])
+
+    def renew(self, combinations: List[Hashable], lease: float) -> None:
+        with self.journal.locked():
+            self._catch_up()
+            mine = [c for c in combinations if self.state.inprogress.get(c, (None,))[0] == self.owner]
+            if mine:
+                self._write(["t", mine, self.owner, time.time() + lease])
+
+    def fail(self, combinations: List[Hashable], reason: Any, max_attempts: int) -> List[Hashable]:
+        """Record a failed attempt; skip (with the reason) those that used all their attempts."""
+        with self.journal.locked():
+            self._catch_up()
+            self._write(["f", combinations, reason])
+            exhausted = [c for c in combinations
+                         if self.state.failures.get(c, [0])[0] >= max_attempts]
+            if exhausted:
+                self._write(["s", exhausted, "failed %d times, last: %s" % (max_attempts, reason)])
+        return exhausted
+
+    def reset(self, reset_inprogress: bool) -> None:
+        with self.journal.locked():
+            self._catch_up()
+            self._write(["r", bool(reset_inprogress)])
+
+    def reclaim_dead(self) -> List[Hashable]:
+        with self.journal.locked():
+            self._catch_up()
+            dead = [c for c, (owner, _) in self.state.inprogress.items() if owner_is_dead_here(owner)]
+            if dead:
+                log.warning("%s: %d combinations left in progress by dead processes go back to "
+                            "todo: %s", self.directory, len(dead), _sample(dead))
+                self._write(["c", dead, "owner process dead"])
+        return dead
+
+    def compact(self) -> None:
+        with self.journal.locked():
+            self._catch_up()
+            self.journal.compact(self.state.dump())
+
+    def query(self, view_id: int, what: str) -> Any:
+        """Copies of the sets a view exposes, limited to its sweeps."""
+        view, state = self._view(view_id), self.state
+        if what == "remaining":
+            return set(view.remaining)
+        if what == "counts":
+            return (len(view.order), _count_in(state.done, view), _count_in(state.skipped, view),
+                    _count_in(state.inprogress, view), len(view.remaining))
+        if what == "stats":
+            return (set(view.order), set(view.remaining), _filter(state.skipped, view),
+                    _filter(state.inprogress, view), _filter(state.done, view))
+        if what == "done":
+            return _filter(state.done, view)
+        if what == "skipped":
+            return _filter(state.skipped, view)
+        if what == "inprogress":
+            return _filter(state.inprogress, view)
+        if what == "skip_reasons":
+            return {c: r for c, r in state.skipped.items() if c in view.position}
+        if what == "failures":
+            return {c: tuple(v) for c, v in state.failures.items() if c in view.position}
+        if what == "all_done":
+            return set(state.done)
+        raise ValueError("unknown sweeper query %r" % what)
+
+    def on_stop(self) -> None:
+        with self.journal.locked():
+            self._catch_up()
+            self._maybe_compact()
+        self.journal.close()
+
+
+def _count_in(marks: Any, view: SweepView) -> int:
+    if len(marks) < len(view.position):
+        return sum(1 for c in marks if c in view.position)
+    return sum(1 for c in view.order if c in marks)
+
+
+def _filter(marks: Any, view: SweepView) -> set:
+    if len(marks) < len(view.position):
+        return {c for c in marks if c in view.position}
+    return {c for c in view.order if c in marks}
+
+
+def _sample(combinations: List[Any], n: int = 3) -> str:
+    shown = ", ".join(str(c) for c in combinations[:n])
+    return shown + (" and %d more" % (len(combinations) - n) if len(combinations) > n else "")
+
+
+_registry: Dict[Tuple[int, int], pykka.ActorRef] = {}
+_registry_lock = threading.Lock()
+
+
+def sweeper_actor_for(directory: str, map_type: Callable[[Any], Any] = dict) -> pykka.ActorProxy:
+    """The proxy of this process's actor for `directory`, started on first use.
+
+    Keyed by the directory's device and inode, so two paths to one directory (a symlink,
+    a relative path) share one actor and one lock.
+    """
+    st = os.stat(directory)
+    key = (st.st_dev, st.st_ino)
+    with _registry_lock:
+        ref = _registry.get(key)
+        if ref is None or not ref.is_alive():
+            ref = SweeperActor.start(directory, map_type)
+            _registry[key] = ref
+        return ref.proxy()
+
+
+def stop_all_sweeper_actors() -> None:
+    """Stop every sweeper actor of this process (fsync, maybe compact, release the files)."""
+    with _registry_lock:
+        refs = list(_registry.values())
+        _registry.clear()
+    for ref in refs:
+        try:
+            ref.stop(timeout=30)
+        except Exception as exc:  # at exit, report and go on with the others
+            log.warning("stopping a sweeper actor failed: %s", exc)
+
+
+atexit.register(stop_all_sweeper_actors)
