@@ -227,8 +227,9 @@ class ConnWorker:
             if match:
                 proc.pgid = int(match.group(1))
                 buf = buf[match.end():]
-                if proc.pending_kill:
-                    self._kill(proc, proc.pending_kill)
+            if proc.pending_kill:  # with the pgid, or with the fallback when the login shell printed no marker
+                signame, proc.pending_kill = proc.pending_kill, None
+                self._kill(proc, signame)
             data = buf
             if not data:
                 return
@@ -236,9 +237,9 @@ class ConnWorker:
 
     def _flush_marker(self, proc: RemoteProc) -> None:
         if proc.marker_pending and proc.marker_buf:
-            proc.marker_pending = False
             self.emit({"ev": "out", "id": proc.id, "stream": proc.marker_stream, "data": proc.marker_buf})
         proc.marker_pending = False
+        proc.marker_buf = b""
 
     def _finish(self, proc: RemoteProc) -> None:
         channel = proc.channel
