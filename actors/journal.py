@@ -367,8 +367,12 @@ class Journal:
                 if carried:
                     log.warning("%s: carrying %d records written after an interrupted compaction "
                                 "into %s", old_path, len(carried), self.journal_path(self.generation))
-                    self._read_tail()
-                    self._append_payloads(carried)
+                    # At the end of the new journal, past this object's offset: read_new()
+                    # then reads them like any other record.
+                    data = b"".join(encode_record(p) for p in carried)
+                    end = os.fstat(self._journal_fd).st_size
+                    os.pwrite(self._journal_fd, data, end)
+                    os.fsync(self._journal_fd)
                 os.ftruncate(fd, old_offset + consumed)
                 os.pwrite(fd, encode_record(pack([SEAL, self.generation])), old_offset + consumed)
                 os.fsync(fd)

@@ -95,6 +95,10 @@ def _normalise_sweeps(sweeps: Iterable[Any], directory: str) -> List[Hashable]:
     return result
 
 
+def _hashable(combination: Any) -> Hashable:
+    return HashableDict(combination) if type(combination) is dict else combination
+
+
 class ParamSweeper:
     """Hands out parameter combinations to threads and processes, each exactly once.
 
@@ -260,7 +264,8 @@ class ParamSweeper:
         return taken
 
     def _mark(self, op: str, combinations: List[Hashable], reason: Any = None) -> None:
-        self._actor.mark(op, combinations, reason).get()
+        self._actor.mark(op, [_hashable(c) for c in combinations],
+                         None if reason is None else str(reason)).get()
 
     def done(self, combination: Hashable) -> None:
         """Mark `combination` done, for good (never handed out again, even after reset())."""
@@ -299,7 +304,7 @@ class ParamSweeper:
         (see get_skip_reasons()) says how often it failed and the last `reason`.
         Returns True when the combination will be retried.
         """
-        exhausted = self._actor.fail([combination], None if reason is None else str(reason),
+        exhausted = self._actor.fail([_hashable(combination)], None if reason is None else str(reason),
                                      int(max_attempts)).get()
         if exhausted:
             logger.warning("%s: combination %s failed %d times, skipped: %s", self._name,
