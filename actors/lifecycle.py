@@ -102,11 +102,11 @@ def _finish_after_handlers(handle: Any) -> None:
 
 def _finish(handle: Any) -> None:
     handle.ended = True
-    _notify(handle.ended_condition, handle.ended_event)
     try:
         handle._log_end()
     except Exception:
         log.exception("error while logging the end of %s", handle.name)
+    _notify(handle.ended_condition, handle.ended_event)
     for watcher in list(handle._watchers):
         try:
             watcher(handle)
