@@ -161,8 +161,9 @@ def _write_cache(path: str, version: str, base_uri: str, data: Dict[str, Any]) -
         fd, tmp = tempfile.mkstemp(prefix=".reference-", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"format": CACHE_FORMAT, "version": version, "api_uri": redact_uri(base_uri),
-                           "fetched_at": int(time.time()), "data": data}, f)
+                # dumps then write: json.dump would use the slow pure-Python encoder
+                f.write(json.dumps({"format": CACHE_FORMAT, "version": version, "api_uri": redact_uri(base_uri),
+                                    "fetched_at": int(time.time()), "data": data}))
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)

@@ -16,10 +16,11 @@ import random
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import requests.adapters
 
 from execo.log import logger
 
@@ -31,6 +32,8 @@ DELETE_OK = (200, 202, 204, 304)
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_BACKOFF = 30.0
 KEYRING_SERVICE = "grid5000_api"
+POOL_SIZE = 16
+"""Connections kept open per API host: as many as the threads fetching the reference."""
 
 
 def redact_uri(uri: str) -> str:
@@ -162,9 +165,8 @@ class APIConnection:
             else g5k_configuration.get("api_retry_backoff", 1.0)
         self.verify_ssl = verify_ssl if verify_ssl is not None else g5k_configuration["api_verify_ssl_cert"]
         self.username, self._password = self._credentials(username, password)
-        self._local = threading.local()
-        self._sessions: List[requests.Session] = []
-        self._sessions_lock = threading.Lock()
+        self._http: Optional[requests.Session] = None
+        self._session_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return "<APIConnection %s user=%r>" % (redact_uri(self.base_uri), self.username)
@@ -226,22 +228,24 @@ class APIConnection:
         return self.base_uri + "/" + relative_uri.lstrip("/")
 
     def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update(self.headers)
-            with self._sessions_lock:
-                self._sessions.append(session)
-            self._local.session = session
-        return session
+        """One Session for every thread: urllib3's pool is thread-safe, and per-thread sessions
+        would pile up open connections as worker threads come and go."""
+        with self._session_lock:
+            if self._http is None:
+                session = requests.Session()
+                session.headers.update(self.headers)
+                adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=POOL_SIZE)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                self._http = session
+            return self._http
 
     def close(self) -> None:
-        """Close the pooled HTTP connections of every thread that used this object."""
-        with self._sessions_lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
+        """Close the pooled HTTP connections (a later request opens new ones)."""
+        with self._session_lock:
+            session, self._http = self._http, None
+        if session is not None:
             session.close()
-        self._local = threading.local()
 
     def __enter__(self) -> "APIConnection":
         return self
