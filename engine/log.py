@@ -1,7 +1,7 @@
 """The engine's logger, a child of the ``execo`` logger.
 
 ``execo.log`` (when present) gives the ``execo`` logger its handler and level names; an
-engine run without it still needs its lines on stdout, so :func:`ensure_handler` adds a
+engine run without it still needs its log lines, so :func:`ensure_handler` adds a
 plain one to ``execo`` only when nobody configured logging.
 """
 
@@ -21,11 +21,11 @@ TRACE = 12
 
 
 def ensure_handler() -> None:
-    """Give ``execo`` a stdout handler unless it or the root logger already has one."""
+    """Give ``execo`` a stderr handler (as execo.log does) unless it or the root logger has one."""
     execo_logger = logging.getLogger("execo")
     if execo_logger.handlers or logging.getLogger().handlers:
         return
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s: %(message)s"))
     execo_logger.addHandler(handler)
     if execo_logger.level == logging.NOTSET:
