@@ -22,6 +22,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import shlex
 import zlib
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -108,6 +109,30 @@ def _parse_ssh_options(options: Any) -> Dict[str, Any]:
     return found
 
 
+class _Config(paramiko.SSHConfig):
+    """paramiko's parser, but ProxyCommand stays raw: its %h/%p/%r must be the final (and quoted) values,
+    and paramiko would expand them from the config file alone, before our params override port or user."""
+
+    def _expand_variables(self, config, target_hostname):  # type: ignore[override]
+        raw = config.get("proxycommand")
+        config = super()._expand_variables(config, target_hostname)
+        if raw is not None:
+            config["proxycommand"] = raw
+        return config
+
+
+def _expand_proxy_command(command: str, spec: Dict[str, Any]) -> str:
+    values = {"h": spec["address"], "p": str(spec["port"]), "r": spec["user"], "n": spec["alias"], "%": "%"}
+
+    def replace(match: "re.Match[str]") -> str:
+        token = match.group(1)
+        if token not in values:
+            raise SpecError("host %s: ProxyCommand %r: unsupported token %%%s" % (spec["alias"], command, token))
+        return values[token] if token in "%p" else shlex.quote(values[token])
+
+    return re.sub(r"%(.)", replace, command)
+
+
 _config_cache: Dict[str, Tuple[float, paramiko.SSHConfig]] = {}
 
 
@@ -124,7 +149,7 @@ def _load_config(path: Optional[str]) -> Optional[paramiko.SSHConfig]:
     if cached and cached[0] == mtime:
         return cached[1]
     try:
-        config = paramiko.SSHConfig.from_path(path)
+        config = _Config.from_path(path)
     except Exception as error:
         raise SpecError("cannot parse ssh config %s: %s" % (path, error)) from None
     _config_cache[path] = (mtime, config)
@@ -218,7 +243,7 @@ def _resolve(alias: str, user: Optional[str], keyfile: Optional[str], port: Opti
     proxy_command = get("proxycommand")
     proxy_jump = get("proxyjump")
     if proxy_command and proxy_command != "none":
-        spec["proxy_command"] = proxy_command
+        spec["proxy_command"] = _expand_proxy_command(proxy_command, spec)
     elif proxy_jump and proxy_jump != "none":
         if depth >= MAX_JUMPS:
             raise SpecError("host %s: ProxyJump chain longer than %d (a loop in %s?)" % (alias, MAX_JUMPS, config_path))
@@ -262,7 +287,10 @@ def connection_key(spec: Mapping[str, Any]) -> tuple:
         proxy = ("jump",) + connection_key(spec["proxy_jump"])
     elif spec.get("proxy_command"):
         proxy = ("command", spec["proxy_command"])
-    return (spec["address"], spec["user"], spec["port"], tuple(spec.get("keys") or ()), proxy)
+    # a connection checked under a weaker host key policy must not serve a host that asks for a stronger one
+    checking = (spec.get("strict_host_key_checking"), tuple(spec.get("known_hosts") or ())) \
+        if spec.get("strict_host_key_checking") != "no" else None
+    return (spec["address"], spec["user"], spec["port"], tuple(spec.get("keys") or ()), proxy, checking)
 
 
 def stable_hash(key: tuple) -> int:

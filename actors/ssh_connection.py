@@ -345,6 +345,10 @@ class HostConnection:
         except (EOFError, OSError) as error:
             raise ConnectError("%s: connection closed during the handshake (%s)" % (self.name, error or
                                                                                    type(error).__name__)) from None
+        if not transport.is_active() or transport.host_key is None:
+            # start_client() returns quietly when its timeout passes: a frozen sshd accepts TCP, then says nothing
+            raise ConnectError("%s: connect timeout after %gs: no SSH answer (host frozen or overloaded?)"
+                               % (self.name, timeout))
         self._check_host_key(transport, known)
         self._authenticate(transport)
 

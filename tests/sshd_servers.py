@@ -112,7 +112,8 @@ class SshdHost:
         self.start()
 
     def _write_config(self) -> None:
-        lines = ["ListenAddress %s:%d" % (address, self.port) for address in self.addresses]
+        # sshd keeps the first value of a keyword: the extra settings come first to override the defaults
+        lines = [self.extra_config] + ["ListenAddress %s:%d" % (address, self.port) for address in self.addresses]
         lines += [
             "HostKey " + self.host_key,
             "PidFile none",
@@ -127,7 +128,6 @@ class SshdHost:
             "PermitUserEnvironment no",
             "Subsystem sftp " + SFTP_SERVER,
             "LogLevel INFO",
-            self.extra_config,
         ]
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines) + "\n")
