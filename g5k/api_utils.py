@@ -28,7 +28,8 @@ DEFAULT_CLUSTER_QUEUES = ["admin", "default", "besteffort"]
 """What a cluster without a ``queues`` attribute is taken to accept (execo 2.8's rule)."""
 
 _host_group_regex = re.compile(r"^([a-zA-Z]+\d*)-\d+(\.(\w+))?")
-_host_name_regex = re.compile(r"^([a-zA-Z]+\d*-\d+)((?:-eth\d+)|(?:-ib\d+))?(-kavlan-\d+)?(-ipv6)?(\..*)?$")
+# short name, interface (any word but kavlan-N / ipv6), kavlan part, ipv6 part, domain
+_host_name_regex = re.compile(r"^([a-zA-Z]+\d*-\d+)(-(?!kavlan-\d+)(?!ipv6)(\w+))?(-kavlan-\d+)?(-ipv6)?(\.([.\w]+))?$")
 
 
 class UnknownElement(ValueError, KeyError):
@@ -143,14 +144,10 @@ def get_cluster_queues(cluster: str) -> List[str]:
 
 
 def get_cluster_jobtypes(cluster: str) -> List[str]:
-    """The OAR job types every node of the cluster supports (``deploy``, ``besteffort``, ...),
-    from the nodes' ``supported_job_types``: the flags set to true."""
-    common: Optional[set] = None
-    for host in get_cluster_hosts(cluster):
-        supported = get_host_attributes(host).get("supported_job_types") or {}
-        types = {name for name, value in supported.items() if value is True}
-        common = types if common is None else common & types
-    return sorted(common or ())
+    """The OAR job types a job must have to run on the cluster: ``['exotic']`` for an exotic
+    cluster, else ``[]``. (execo 2.8.2 meant this but read the flag from the wrong attribute and
+    raised TypeError; here the cluster's ``exotic`` flag is read.)"""
+    return ["exotic"] if get_cluster_attributes(cluster).get("exotic") else []
 
 
 def get_host_cluster(host: Any) -> Optional[str]:
@@ -184,7 +181,7 @@ def canonical_host_name(host: Any) -> Any:
     """
     address = _address(host)
     m = _host_name_regex.match(address)
-    canonical = m.group(1) + (m.group(5) or "") if m else address
+    canonical = m.group(1) + (m.group(6) or "") if m else address
     if isinstance(host, str):
         return canonical
     h = copy.copy(host)
@@ -197,21 +194,24 @@ def get_host_shortname(host: Any) -> str:
     return canonical_host_name(_address(host)).partition(".")[0]
 
 
-def get_host_longname(host: Any) -> str:
-    """``paravance-1.rennes.grid5000.fr``: the canonical name, site found from the cluster if missing."""
+def get_host_longname(host: Any) -> Optional[str]:
+    """``paravance-1.rennes.grid5000.fr``: the canonical name, site found from the cluster if
+    missing; None when the site cannot be found (as in execo 2.8)."""
     name = canonical_host_name(_address(host))
     short, _, rest = name.partition(".")
     site = rest.partition(".")[0] if rest else get_host_site(short)
     if not site:
-        raise UnknownElement("host", _address(host), ())
+        return None
     return "%s.%s.grid5000.fr" % (short, site)
 
 
 def get_host_interface(host: Any) -> Optional[str]:
-    """The interface a host name designates (``eth1`` for ``paravance-1-eth1.rennes.grid5000.fr``),
-    or None for the name of the host itself (its default interface)."""
+    """The interface a host name designates: ``eth1`` for ``paravance-1-eth1.rennes.grid5000.fr``,
+    ``eth0`` for the plain name; None when the name is not a Grid'5000 node name."""
     m = _host_name_regex.match(_address(host))
-    return m.group(2)[1:] if m and m.group(2) else None
+    if not m:
+        return None
+    return m.group(3) or "eth0"
 
 
 # -- attributes ------------------------------------------------------------------------------
@@ -347,7 +347,7 @@ def set_nodes_vlan(site: str, hosts: Iterable[Any], interface: str, vlan_id: Any
 
     :param interface: the interface name, e.g. ``eth1``: ``paravance-1.rennes.grid5000.fr``
       becomes ``paravance-1-eth1.rennes.grid5000.fr``.
-    :return: the decoded JSON answer of the API.
+    :return: the requests.Response of the API (as execo 2.8; ``.json()`` gives the per-node status).
     """
     _check_site(site)
     addresses = []
@@ -355,11 +355,7 @@ def set_nodes_vlan(site: str, hosts: Iterable[Any], interface: str, vlan_id: Any
         short, _, rest = get_host_longname(host).partition(".")
         addresses.append("%s-%s.%s" % (short, interface, rest))
     logger.info("Setting %s in vlan %s of site %s", addresses, vlan_id, site)
-    response = get_connection().post("sites/%s/vlans/%s" % (site, vlan_id), {"nodes": addresses})
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
+    return get_connection().post("sites/%s/vlans/%s" % (site, vlan_id), {"nodes": addresses})
 
 
 __all__ = [

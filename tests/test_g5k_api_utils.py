@@ -87,13 +87,11 @@ def test_queue_filters():
     assert U.get_cluster_queues("grvingt") == raw_cluster("nancy", "grvingt")["queues"]
 
 
-def test_cluster_jobtypes_are_the_flags_every_node_has():
-    expected = None
-    for node in raw_nodes("nancy", "grue"):
-        flags = {k for k, v in raw("sites", "nancy", "clusters", "grue", "nodes", node + ".json")
-                 ["supported_job_types"].items() if v is True}
-        expected = flags if expected is None else expected & flags
-    assert U.get_cluster_jobtypes("grue") == sorted(expected) == ["besteffort", "deploy"]
+def test_cluster_jobtypes_say_which_clusters_need_the_exotic_type():
+    exotic = [c for s in raw_sites() for c in raw_clusters(s) if raw_cluster(s, c).get("exotic")]
+    assert exotic and "pyxis" in exotic
+    for cluster in U.get_g5k_clusters(queues=None):
+        assert U.get_cluster_jobtypes(cluster) == (["exotic"] if cluster in exotic else [])
 
 
 def test_attributes_are_the_reference_documents():
@@ -141,7 +139,10 @@ def test_host_name_helpers():
     assert h.address == "dahu-3-kavlan-5.grenoble.grid5000.fr"
     assert U.get_host_interface("paravance-12-eth1.rennes.grid5000.fr") == "eth1"
     assert U.get_host_interface("paravance-12-eth1-kavlan-4") == "eth1"
-    assert U.get_host_interface("paravance-12.rennes.grid5000.fr") is None
+    assert U.get_host_interface("paravance-12.rennes.grid5000.fr") == "eth0"
+    assert U.get_host_interface("paravance-12-ib0-kavlan-4.rennes.grid5000.fr") == "ib0"
+    assert U.canonical_host_name("paravance-12-ib0-ipv6.rennes.grid5000.fr") == "paravance-12.rennes.grid5000.fr"
+    assert U.get_host_interface("frontend") is None
     assert U.get_host_cluster("localhost") is None and U.get_host_site("localhost") is None
     assert U.get_host_site("nosuchcluster-1") is None
     assert U.get_host_site("nosuchcluster-1.lyon.grid5000.fr") == "lyon"
@@ -182,8 +183,7 @@ def test_unknown_elements_are_named():
         U.get_site_attributes("atlantis")
     with pytest.raises(ValueError, match="unknown Grid'5000 network equipment 'sw-0'"):
         U.get_network_equipment_attributes("sw-0")
-    with pytest.raises(ValueError, match="unknown Grid'5000 host 'nosuchcluster-1'"):
-        U.get_host_longname("nosuchcluster-1")
+    assert U.get_host_longname("nosuchcluster-1") is None
     with pytest.raises(TypeError, match="host name must be a string"):
         U.get_host_site(42)
     assert U.get_cluster_site("nocluster") is None
@@ -205,10 +205,10 @@ def test_get_hosts_metric_one_request_per_site(api):
 
 
 def test_set_nodes_vlan_posts_interface_names(api):
-    answer = U.set_nodes_vlan("rennes", ["paravance-1", FakeHost("paravance-2.rennes.grid5000.fr")], "eth1", 4)
+    response = U.set_nodes_vlan("rennes", ["paravance-1", FakeHost("paravance-2.rennes.grid5000.fr")], "eth1", 4)
     expected = ["paravance-1-eth1.rennes.grid5000.fr", "paravance-2-eth1.rennes.grid5000.fr"]
     assert api.state.posts == [{"path": "/sites/rennes/vlans/4", "json": {"nodes": expected}, "user": "execo"}]
-    assert set(answer) == set(expected)
+    assert response.status_code == 200 and set(response.json()) == set(expected)
     api.state.default_user = None
     with pytest.raises(APIException, match="403.*not authorized"):
         U.set_nodes_vlan("rennes", ["paravance-1"], "eth1", 4)
