@@ -58,7 +58,7 @@ class Runtime:
         return self.io_ref.ask((function, args), timeout=timeout)
 
     def driver(self, handle: Any) -> Any:
-        return self.local if getattr(handle, "host", None) is None else self.remote()
+        return self.local if handle._driver == "local" else self.remote()
 
     def remote(self) -> Any:
         if self._remote is None:

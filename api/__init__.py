@@ -9,6 +9,7 @@ from .time_utils import format_date, format_duration, get_seconds, get_unixts, s
 from .host import Host
 from .process import (STDERR, STDOUT, ExpectOutputHandler, Process, ProcessLifecycleHandler,
                       ProcessOutputHandler, get_process)
+from .ssh_process import SshProcess
 from .action import (Action, ActionLifecycleHandler, Local, ParallelActions, SequentialActions,
                      filter_bad_hosts, wait_all_actions, wait_any_actions)
 from .report import Report

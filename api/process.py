@@ -60,6 +60,8 @@ def _check_cmd(cmd: Any, owner: str) -> None:
 class ProcessBase:
     """What every process handle shares: state, flags, handlers, logging, expect."""
 
+    _driver = "local"  # which runtime driver runs it: "local" (a child process) or "ssh" (pooled)
+
     def __init__(self, cmd: Any, timeout: Any = None, ignore_exit_code: bool = False,
                  nolog_exit_code: bool = False, ignore_timeout: bool = False, nolog_timeout: bool = False,
                  ignore_error: bool = False, nolog_error: bool = False, ignore_expect_fail: bool = False,

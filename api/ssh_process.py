@@ -1,0 +1,66 @@
+"""SshProcess: a command run on a remote host.
+
+Two backends run it. The pooled backend (paramiko connections in worker processes, reused
+by every later process on the same host) is used when the connection parameters name the
+plain ``ssh`` program; the command-line backend runs the real ``ssh`` with execo 2.8's
+command line, and is used when they name another program (Grid5000's ``oarsh``) or when
+``connection_params['ssh_backend'] == 'command'``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping, Optional
+
+from .config import make_connection_params
+from .host import Host
+from .process import Process
+from .ssh_utils import get_rewritten_host_address, get_ssh_command
+
+
+def uses_command_backend(params: Mapping[str, Any]) -> bool:
+    """Whether the real ssh program must run: another program, or asked for."""
+    backend = params.get("ssh_backend") or "auto"
+    if backend not in ("auto", "pool", "command"):
+        raise ValueError("connection_params['ssh_backend'] must be 'auto', 'pool' or 'command', got %r" % (backend,))
+    if backend == "auto":
+        return True  # the pooled backend is not wired into the runtime yet
+    return backend == "command"
+
+
+class SshProcess(Process):
+    """``cmd`` run on ``host`` over ssh; ``cmd`` is the remote command line."""
+
+    def __init__(self, cmd: Any, host: Any, connection_params: Optional[Mapping[str, Any]] = None,
+                 **kwargs: Any) -> None:
+        if host is None:
+            raise TypeError("SshProcess: argument host is required")
+        host = Host(host)
+        params = make_connection_params(connection_params)
+        kwargs["pty"] = bool(params.get("pty"))
+        kwargs.pop("shell", None)
+        remote = (cmd,) if isinstance(cmd, str) else tuple(cmd) if isinstance(cmd, (list, tuple)) else cmd
+        if not isinstance(remote, tuple) or not all(isinstance(arg, str) for arg in remote):
+            raise TypeError("SshProcess: argument cmd must be a string or a list of strings, got %r" % (cmd,))
+        real_cmd = (get_ssh_command(host.user, host.keyfile, host.port, params)
+                    + (get_rewritten_host_address(host.address, params),) + remote)
+        self.remote_cmd = cmd
+        super().__init__(real_cmd, shell=False, **kwargs)
+        self.host = host
+        self.connection_params = connection_params
+        self._params = params
+        if not uses_command_backend(params):
+            self._driver = "ssh"
+
+    def _name_source(self) -> Any:
+        return self.remote_cmd
+
+    def _repr_args(self) -> List[str]:
+        args = super()._repr_args()
+        args[0] = repr(self.remote_cmd)
+        args.insert(1, repr(self.host))
+        if self.connection_params:
+            args.insert(2, "connection_params=%r" % (dict(self.connection_params),))
+        return [arg for arg in args if arg != "pty=True"]
+
+    def _state_args(self) -> List[str]:
+        return super()._state_args() + ["real cmd=%r" % (self.cmd,)]
