@@ -12,6 +12,7 @@ from .process import (STDERR, STDOUT, ExpectOutputHandler, Process, ProcessLifec
 from .ssh_process import SshProcess
 from .action import (Action, ActionLifecycleHandler, Local, ParallelActions, SequentialActions,
                      filter_bad_hosts, wait_all_actions, wait_any_actions)
+from .remote import Get, Put, Remote
 from .report import Report
 from .exceptions import ActionsFailed, ProcessesFailed
 
