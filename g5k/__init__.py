@@ -1,4 +1,4 @@
-"""execo_g5k: Grid'5000 helpers (REST API, planning; OAR and kadeploy come with their modules)."""
+"""execo_g5k: Grid'5000 helpers: REST API, planning (OAR and kadeploy names come with their modules)."""
 
 from .config import default_frontend_connection_params, default_oarsh_oarcp_params, g5k_configuration
 from .api_connection import APIConnection, APIException
@@ -10,4 +10,10 @@ from .api_utils import (
     get_hosts_metric, get_network_equipment_attributes, get_network_equipment_site,
     get_resource_attributes, get_site_attributes, get_site_clusters, get_site_hosts,
     get_site_network_equipments, group_hosts, set_nodes_vlan,
+)
+from .oar_submission import OarSubmission
+from .charter import french_holidays, g5k_charter_time, get_next_charter_period
+from .planning import (
+    compute_slots, distribute_hosts, find_first_slot, find_free_slot, find_max_slot, get_jobs_specs,
+    show_resources,
 )
