@@ -121,6 +121,10 @@ class LocalProcessDriver:
             self._io.watch_read(fd, _bind(self._on_readable, child, stream))
         self._watch_exit(child)
         lifecycle.started(handle)
+        if handle._stdin_backlog or handle._stdin_close_pending:
+            child.pending += handle._stdin_backlog
+            child.close_stdin = handle._stdin_close_pending
+            self._flush(child)
         if handle.timeout is not None:
             child.timers.append(self._io.call_later(max(0.0, handle.timeout), _bind(self._on_timeout, child)))
 
@@ -259,6 +263,9 @@ class LocalProcessDriver:
 
     def write(self, handle: Any, data: bytes) -> None:
         child = self._children.get(id(handle))
+        if child is None and not handle.started:
+            handle._stdin_backlog += data  # written when the start comes (actions start later)
+            return
         if child is None or child.stdin_fd < 0:
             self._write_failed(handle, OSError(errno.EPIPE, "process %s is not running" % handle.name))
             return
@@ -267,6 +274,9 @@ class LocalProcessDriver:
 
     def close_stdin(self, handle: Any) -> None:
         child = self._children.get(id(handle))
+        if child is None and not handle.started:
+            handle._stdin_close_pending = True
+            return
         if child is None or child.stdin_fd < 0:
             return
         child.close_stdin = True

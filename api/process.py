@@ -121,6 +121,8 @@ class ProcessBase:
         self._output: Dict[int, List[str]] = {STDOUT: [], STDERR: []}
         self._eof = {STDOUT: False, STDERR: False}
         self._start_pending = False
+        self._stdin_backlog = bytearray()  # written before the start: sent once started
+        self._stdin_close_pending = False
         self._dispatched = False
         self._expect_handlers = threading.local()
 

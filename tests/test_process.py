@@ -342,3 +342,11 @@ def test_ok_while_running_and_before_start():
     p.started_event.wait(5)
     assert p.running and p.ok
     p.kill().wait()
+
+
+def test_writes_before_start_are_sent_once_started():
+    p = Process("cat")
+    p.write("early\n")
+    p.close_stdin()
+    p.run(10)
+    assert p.stdout == "early\n" and p.ok

@@ -1,0 +1,102 @@
+"""Remote, Put, Get and SshProcess on real OpenSSH servers, through each SSH backend."""
+
+import os
+import stat
+import time
+
+import pytest
+
+from execo import Get, Host, Put, Remote, Report, SshProcess, filter_bad_hosts, get_process
+
+BACKENDS = ["command"]
+
+
+@pytest.fixture(params=BACKENDS)
+def params(request, ssh_connection_params):
+    return dict(ssh_connection_params, ssh_backend=request.param)
+
+
+@pytest.fixture
+def addresses(sshd_hosts):
+    return [host.addresses[0] for host in sshd_hosts(3)]
+
+
+def test_ssh_process_runs_on_the_host(params, addresses):
+    p = SshProcess("echo $SSH_CONNECTION", addresses[0], connection_params=params).run(30)
+    assert p.finished_ok, p.dump()
+    assert p.stdout.split()[2] == addresses[0]
+    assert p.host == Host(addresses[0]) and p.remote_cmd == "echo $SSH_CONNECTION"
+
+
+def test_get_process_with_a_host_is_remote(params, addresses):
+    p = get_process("hostname", host=addresses[1], connection_params=params)
+    assert isinstance(p, SshProcess)
+    assert p.run(30).ok
+
+
+def test_remote_substitutes_host_and_expressions_per_host(params, addresses):
+    targets = list(reversed(addresses))
+    action = Remote("echo {{{host}}} {{targets}}", addresses, connection_params=params).run(60)
+    assert action.ok, Report([action]).to_string()
+    assert [p.stdout.split() for p in action.processes] == [[a, t] for a, t in zip(addresses, targets)]
+    assert action.name == "echo {{{host}}} {{targets}}"
+
+
+def test_remote_exit_codes_and_report(params, addresses):
+    codes = [0, 3, 0]
+    action = Remote("exit {{codes}}", addresses, connection_params=params,
+                    process_args={"nolog_exit_code": True}).run(60)
+    assert [p.exit_code for p in action.processes] == codes
+    assert not action.ok
+    stats = action.stats()
+    assert stats["num_processes"] == 3 and stats["num_non_zero_exit_codes"] == 1 and stats["num_ok"] == 2
+    assert filter_bad_hosts(action, addresses) == [addresses[0], addresses[2]]
+
+
+def test_remote_write_feeds_every_stdin(params, addresses):
+    action = Remote("head -n 1", addresses, connection_params=params).start()
+    action.write("line for all\n")
+    action.wait(60)
+    assert all("line for all" in p.stdout for p in action.processes), [p.dump() for p in action.processes]
+
+
+def test_put_then_get_round_trip_keeps_modes(params, addresses, tmp_path):
+    source = tmp_path / "source.txt"
+    source.write_text("payload\n")
+    os.chmod(source, 0o640)
+    put = Put(addresses, [str(source)], str(tmp_path / "remote-{{{host}}}"), connection_params=params).run(60)
+    assert put.ok, [p.dump() for p in put.processes]
+    for address in addresses:
+        copied = tmp_path / ("remote-" + address)
+        assert copied.read_text() == "payload\n"
+        assert stat.S_IMODE(copied.stat().st_mode) == 0o640
+    get = Get(addresses, [str(tmp_path / "remote-{{{host}}}")], str(tmp_path / "back-{{{host}}}"),
+              connection_params=params).run(60)
+    assert get.ok, [p.dump() for p in get.processes]
+    assert all((tmp_path / ("back-" + a)).read_text() == "payload\n" for a in addresses)
+    assert put.name == "Put to 3 hosts" and get.name == "Get from 3 hosts"
+
+
+def test_put_directory_recursively(params, addresses, tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "leaf").write_text("leaf")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    put = Put(addresses[:1], [str(tree)], str(dest), connection_params=params).run(60)
+    assert put.ok, put.processes[0].dump()
+    assert (dest / "tree" / "sub" / "leaf").read_text() == "leaf"
+
+
+def test_connection_refused_ends_only_that_host(params, addresses):
+    hosts = addresses[:2] + ["127.0.0.9"]  # nothing listens there
+    action = Remote("echo ok", hosts, connection_params=params, process_args={"nolog_exit_code": True}).run(60)
+    assert [p.ok for p in action.processes] == [True, True, False]
+    assert action.stats()["num_ok"] == 2
+
+
+def test_timeout_ends_a_remote_command(params, addresses):
+    started = time.monotonic()
+    p = SshProcess("sleep 60", addresses[0], connection_params=params, timeout=1, nolog_timeout=True).run(30)
+    assert p.timeouted and p.ended
+    assert time.monotonic() - started < 15
