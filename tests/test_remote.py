@@ -100,3 +100,18 @@ def test_timeout_ends_a_remote_command(params, addresses):
     p = SshProcess("sleep 60", addresses[0], connection_params=params, timeout=1, nolog_timeout=True).run(30)
     assert p.timeouted and p.ended
     assert time.monotonic() - started < 15
+
+
+def test_action_factory_follows_the_configuration(params, addresses, tmp_path):
+    from execo import SCP, SSH, TAKTUK, get_fileget, get_fileput, get_remote
+    from execo.action_factory import ActionFactory
+    from execo.config import configuration
+
+    action = get_remote("echo {{{host}}}", addresses[:1], connection_params=params)
+    assert isinstance(action, Remote)
+    assert action.run(30).processes[0].stdout.strip() == addresses[0]
+    assert isinstance(get_fileput(addresses[:1], [__file__], str(tmp_path), connection_params=params), Put)
+    assert isinstance(get_fileget(addresses[:1], [__file__], str(tmp_path), connection_params=params), Get)
+    with pytest.raises(KeyError, match="no remote tool 42"):
+        ActionFactory(remote_tool=42).get_remote("true", addresses)
+    assert configuration["remote_tool"] == SSH and configuration["fileput_tool"] == SCP and TAKTUK == 2
