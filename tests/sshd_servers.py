@@ -287,7 +287,7 @@ class SshdEnv:
             index = self._next_many
             self._next_many += 1
             addresses.append(MANY_NET.format(2 + index // 250, 1 + index % 250))
-        extra = "MaxStartups 1000:30:2000\nMaxSessions 1000\nLogLevel ERROR"
+        extra = "MaxStartups 1000:30:2000\nMaxSessions 1000"
         for start in range(0, n, MAX_LISTEN_PER_SSHD):
             group = addresses[start:start + MAX_LISTEN_PER_SSHD]
             host = SshdHost(self, "many-" + group[0], group, extra)
