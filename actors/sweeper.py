@@ -234,7 +234,17 @@ class SweeperActor(pykka.ThreadingActor):
     def _view(self, view_id: int) -> SweepView:
         return self.views[view_id]
 
-    # -- messages (called through a pykka proxy) ---------------------------------------
+    # -- messages ------------------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        """``(method name, args)``: a plain ask, cheaper than a proxy call on the hot path."""
+        name, args = message
+        if name not in self.MESSAGES:
+            raise ValueError("unknown sweeper message %r" % (name,))
+        return getattr(self, name)(*args)
+
+    MESSAGES = frozenset(["register_view", "unregister_view", "update", "full_update", "take",
+                          "mark", "renew", "fail", "reset", "reclaim_dead", "compact", "query"])
 
     def register_view(self, sweeps: List[Hashable]) -> int:
         view = SweepView(sweeps)
@@ -388,8 +398,8 @@ _registry: Dict[Tuple[int, int], pykka.ActorRef] = {}
 _registry_lock = threading.Lock()
 
 
-def sweeper_actor_for(directory: str, map_type: Callable[[Any], Any] = dict) -> pykka.ActorProxy:
-    """The proxy of this process's actor for `directory`, started on first use.
+def sweeper_actor_for(directory: str, map_type: Callable[[Any], Any] = dict) -> pykka.ActorRef:
+    """The reference of this process's actor for `directory`, started on first use.
 
     Keyed by the directory's device and inode, so two paths to one directory (a symlink,
     a relative path) share one actor and one lock.
@@ -401,7 +411,7 @@ def sweeper_actor_for(directory: str, map_type: Callable[[Any], Any] = dict) -> 
         if ref is None or not ref.is_alive():
             ref = SweeperActor.start(directory, map_type)
             _registry[key] = ref
-        return ref.proxy()
+        return ref
 
 
 def stop_all_sweeper_actors() -> None:

@@ -179,12 +179,12 @@ class ParamSweeper:
         if save_sweeps and sweeps is not None:
             write_blob(self.sweeps_path, SWEEPS_MAGIC, combinations)
         old_view = self._view_id
-        self._view_id = self._actor.register_view(combinations).get()
+        self._view_id = self._call("register_view", combinations)
         self._sweeps = set(combinations)
         if old_view is not None:
-            self._actor.unregister_view(old_view).get()
+            self._call("unregister_view", old_view)
         if saved is None and sweeps is not None:
-            orphans = len(self._actor.query(self._view_id, "all_done").get() - self._sweeps)
+            orphans = len(self._call("query", self._view_id, "all_done") - self._sweeps)
             if orphans:
                 logger.info("%s: %d done combinations are not in the current sweeps (kept)",
                             self._name, orphans)
@@ -195,16 +195,19 @@ class ParamSweeper:
 
     # -- state -----------------------------------------------------------------------------
 
+    def _call(self, name: str, *args: Any) -> Any:
+        return self._actor.ask((name, args))
+
     def _query(self, what: str) -> Any:
-        return self._actor.query(self._view_id, what).get()
+        return self._call("query", self._view_id, what)
 
     def update(self) -> None:
         """Read what other processes wrote since the last operation (cheap)."""
-        self._actor.update().get()
+        self._call("update")
 
     def full_update(self) -> None:
         """Rebuild the state from the files from scratch."""
-        self._actor.full_update().get()
+        self._call("full_update")
 
     def get_remaining(self) -> Set[Hashable]:
         """A copy of the set of todo combinations (as of the last operation or update())."""
@@ -250,7 +253,7 @@ class ParamSweeper:
           first item (which must be todo) is taken. Use it to filter or order.
           It runs in the sweeper's thread: keep it quick and do not call the sweeper from it.
         """
-        taken = self._actor.take(self._view_id, 1, filtr, self._lease).get()
+        taken = self._call("take", self._view_id, 1, filtr, self._lease)
         if not taken:
             logger.log(TRACE, "%s no new combination", self._name)
             return None
@@ -259,13 +262,13 @@ class ParamSweeper:
 
     def get_next_batch(self, num_combs: int, filtr: Optional[Callable] = None) -> List[Hashable]:
         """Take up to `num_combs` todo combinations at once (one journal record)."""
-        taken = self._actor.take(self._view_id, int(num_combs), filtr, self._lease).get()
+        taken = self._call("take", self._view_id, int(num_combs), filtr, self._lease)
         logger.log(TRACE, "%s new combinations: %s", self._name, taken)
         return taken
 
     def _mark(self, op: str, combinations: List[Hashable], reason: Any = None) -> None:
-        self._actor.mark(op, [_hashable(c) for c in combinations],
-                         None if reason is None else str(reason)).get()
+        self._call("mark", op, [_hashable(c) for c in combinations],
+                         None if reason is None else str(reason))
 
     def done(self, combination: Hashable) -> None:
         """Mark `combination` done, for good (never handed out again, even after reset())."""
@@ -304,8 +307,8 @@ class ParamSweeper:
         (see get_skip_reasons()) says how often it failed and the last `reason`.
         Returns True when the combination will be retried.
         """
-        exhausted = self._actor.fail([_hashable(combination)], None if reason is None else str(reason),
-                                     int(max_attempts)).get()
+        exhausted = self._call("fail", [_hashable(combination)], None if reason is None else str(reason),
+                                     int(max_attempts))
         if exhausted:
             logger.warning("%s: combination %s failed %d times, skipped: %s", self._name,
                            combination, max_attempts, reason)
@@ -315,7 +318,7 @@ class ParamSweeper:
     def renew(self, combination: Hashable) -> None:
         """Extend the lease of a combination this process holds (with ``lease=``)."""
         if self._lease is not None:
-            self._actor.renew([combination], self._lease).get()
+            self._call("renew", [combination], self._lease)
 
     def reset(self, reset_inprogress: bool = False) -> None:
         """Forget skipped marks and failure counts (never done marks).
@@ -323,7 +326,7 @@ class ParamSweeper:
         :param reset_inprogress: also put every in-progress combination back to todo:
           use it when no other worker is running, to recover what dead workers held.
         """
-        self._actor.reset(reset_inprogress).get()
+        self._call("reset", reset_inprogress)
         logger.log(TRACE, "%s reset", self._name)
 
     def reclaim_dead(self) -> List[Hashable]:
@@ -332,16 +335,16 @@ class ParamSweeper:
         Beyond execo 2.8; safe while other workers run (it checks each owner's pid and
         start time). Workers on other hosts are only recovered by leases or reset(True).
         """
-        return self._actor.reclaim_dead().get()
+        return self._call("reclaim_dead")
 
     def compact(self) -> None:
         """Rewrite the snapshot now and start a fresh journal (done automatically at open)."""
-        self._actor.compact().get()
+        self._call("compact")
 
     def __del__(self) -> None:
         view_id, self._view_id = getattr(self, "_view_id", None), None
         if view_id is not None:
             try:
-                self._actor.unregister_view(view_id)  # no wait: may run in any thread or at exit
+                self._actor.tell(("unregister_view", (view_id,)))  # no wait: any thread, or at exit
             except Exception:
                 pass

@@ -47,10 +47,12 @@ class HashableDict(dict):
     """A dict usable in sets and as a key: its hash comes from its sorted items.
 
     Do not modify one after it has been hashed (put in a set, used as a key).
-    Keys of mixed types (which cannot be sorted together) are accepted too.
+    Keys of mixed types (which cannot be sorted together) are accepted too. The hash is
+    computed once and cached (a sweeper hashes each combination many times); modifying
+    the dict through its methods drops the cache.
     """
 
-    __slots__ = ()
+    __slots__ = ("_hash",)
 
     def _items_key(self) -> Tuple[Tuple[Any, Any], ...]:
         try:
@@ -59,10 +61,38 @@ class HashableDict(dict):
             return tuple(sorted(self.items(), key=_sort_key))
 
     def __hash__(self) -> int:  # type: ignore[override]
-        return hash(self._items_key())
+        try:
+            return self._hash
+        except AttributeError:
+            self._hash = hash(self._items_key())
+            return self._hash
+
+    def _forget_hash(self) -> None:
+        try:
+            del self._hash
+        except AttributeError:
+            pass
 
     def __reduce__(self):  # copies and deep copies stay HashableDicts
         return (HashableDict, (dict(self),))
+
+
+def _mutator(name: str) -> Any:
+    method = getattr(dict, name)
+
+    def mutate(self: HashableDict, *args: Any, **kwargs: Any) -> Any:
+        self._forget_hash()
+        return method(self, *args, **kwargs)
+
+    mutate.__name__ = name
+    mutate.__doc__ = method.__doc__
+    return mutate
+
+
+for _name in ("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem", "setdefault",
+              "update"):
+    if hasattr(dict, _name):
+        setattr(HashableDict, _name, _mutator(_name))
 
 
 _SEQUENCES = (list, tuple, set, frozenset, range)
