@@ -118,12 +118,24 @@ def under_kills(python: str, n: int, seconds: float, seed: int = 1) -> Dict[str,
     log_path = os.path.join(directory, "acknowledged")
     rng = random.Random(seed)
     kills = 0
+    open(log_path, "w").close()
+
+    def working_pids() -> set:
+        with open(log_path) as f:
+            return {int(line.split()[0]) for line in f}
+
     try:
         workers, _ = start_workers(python, directory, n, 4, 1e9, log_path, delay=0.5)
-        deadline = time.time() + 0.5 + seconds
+        while not working_pids():
+            time.sleep(0.05)
+        deadline = time.time() + seconds
         while time.time() < deadline:
             time.sleep(rng.uniform(0.05, 0.15))
-            i = rng.randrange(len(workers))
+            started = working_pids()  # a worker still importing (busy machine) is not a victim
+            candidates = [i for i, w in enumerate(workers) if w.pid in started]
+            if not candidates:
+                continue
+            i = rng.choice(candidates)
             workers[i].send_signal(signal.SIGKILL)
             workers[i].communicate()
             kills += 1
