@@ -11,6 +11,7 @@ import argparse
 import itertools
 import os
 import select
+import subprocess
 import sys
 import time
 
@@ -49,6 +50,8 @@ def main():
     parser.add_argument("-n", type=int, default=100, help="number of hosts (default 100)")
     parser.add_argument("--rounds", type=int, default=10, help="warm rounds (default 10)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    parser.add_argument("--ssh", action="store_true", help="also time one round of N plain `ssh` processes at once, "
+                        "measured in the same run (a baseline that shows how loaded the machine is)")
     args = parser.parse_args()
 
     env = SshdEnv()
@@ -77,6 +80,14 @@ def main():
                                                                         args.rounds, total, len(errors)))
         for error in errors[:5]:
             print("  ", error)
+        if args.ssh:
+            t1 = time.perf_counter()
+            procs = [subprocess.Popen(["ssh", "-F", env.ssh_config_file, a, "true"], stdin=subprocess.DEVNULL)
+                     for a in addresses]
+            failed = sum(p.wait() != 0 for p in procs)
+            print("baseline: %d plain ssh processes at once: %.3fs (%d failed)" % (args.n, time.perf_counter() - t1,
+                                                                                  failed))
+        print("load average: %.1f %.1f %.1f" % os.getloadavg())
     finally:
         if pool is not None:
             pool.close()

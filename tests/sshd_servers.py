@@ -128,6 +128,9 @@ class SshdHost:
             "PermitUserEnvironment no",
             "Subsystem sftp " + SFTP_SERVER,
             "LogLevel INFO",
+            # a home of our own for remote commands: bash sources ~/.bashrc for every command run through sshd,
+            # and a heavy one (pyenv init: ~0.2 s of CPU here) would dominate every timing and slow the suite
+            "SetEnv HOME=" + self.env.remote_home,
         ]
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -221,6 +224,8 @@ class SshdEnv:
         self.authorized_keys = os.path.join(self.dir, "authorized_keys")
         with open(self.client_key + ".pub") as src, open(self.authorized_keys, "w") as dst:
             dst.write(src.read())
+        self.remote_home = os.path.join(self.dir, "home")
+        os.makedirs(self.remote_home, exist_ok=True)
         self.port = port or self._pick_port()
         self.hosts: List[SshdHost] = []
         self._next_fresh = FRESH_FIRST
