@@ -17,3 +17,6 @@ from .planning import (
     compute_slots, distribute_hosts, find_first_slot, find_free_slot, find_max_slot, get_jobs_specs,
     show_resources,
 )
+from .kadeploy import (
+    Deployment, EnoughDeployed, KadeployError, Kadeployer, deploy, enough_deployed, get_kavlan_host_name,
+)
