@@ -127,6 +127,11 @@ def make_default_connection_params() -> Dict[str, Any]:
     - ``forwarding_timeout``: how long PortForwarder waits for the tunnel.
     - ``pty``: whether SshProcess asks for a pseudo-terminal.
     - ``host_rewrite_func``: address -> address, applied to the ssh/scp/taktuk target.
+    - ``ssh_backend`` (new): ``"auto"`` runs SshProcess, Put and Get over pooled paramiko
+      connections when ``ssh``/``scp`` are the plain OpenSSH programs, and the real
+      programs otherwise (e.g. oarsh); ``"pool"`` or ``"command"`` force one backend.
+    - ``ssh_config_file`` (new): the OpenSSH client config the pooled backend reads
+      (None: ``~/.ssh/config``).
     """
     return {
         "user": None,
@@ -149,6 +154,8 @@ def make_default_connection_params() -> Dict[str, Any]:
         "forwarding_timeout": 25,
         "pty": False,
         "host_rewrite_func": None,
+        "ssh_backend": "auto",
+        "ssh_config_file": None,
     }
 
 

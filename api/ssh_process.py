@@ -17,13 +17,13 @@ from .process import Process
 from .ssh_utils import get_rewritten_host_address, get_ssh_command
 
 
-def uses_command_backend(params: Mapping[str, Any]) -> bool:
-    """Whether the real ssh program must run: another program, or asked for."""
+def uses_command_backend(params: Mapping[str, Any], program: str = "ssh") -> bool:
+    """Whether the real program (``ssh`` or ``scp``) must run: another one is named, or asked for."""
     backend = params.get("ssh_backend") or "auto"
     if backend not in ("auto", "pool", "command"):
         raise ValueError("connection_params['ssh_backend'] must be 'auto', 'pool' or 'command', got %r" % (backend,))
     if backend == "auto":
-        return True  # the pooled backend is not wired into the runtime yet
+        return params.get(program) != program
     return backend == "command"
 
 

@@ -39,7 +39,7 @@ class TransferProcess(Process):
         self.files = list(files)
         self.destination = destination
         self._params = params
-        if not uses_command_backend(params):
+        if not uses_command_backend(params, "scp"):
             self._driver = "ssh"
 
     def _name_source(self) -> Any:

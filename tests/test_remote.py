@@ -8,7 +8,7 @@ import pytest
 
 from execo import Get, Host, Put, Remote, Report, SshProcess, filter_bad_hosts, get_process
 
-BACKENDS = ["command"]
+BACKENDS = ["pool", "command"]
 
 
 @pytest.fixture(params=BACKENDS)
