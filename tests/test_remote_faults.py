@@ -1,0 +1,125 @@
+"""Remote execution when hosts misbehave: each fault ends only that host's processes."""
+
+import os
+import time
+
+import pytest
+
+from execo import Remote, Report, SshProcess
+from execo.process import STDOUT
+
+
+@pytest.fixture
+def params(ssh_connection_params):
+    opts = list(ssh_connection_params["ssh_options"])
+    opts[opts.index("ConnectTimeout=5")] = "ConnectTimeout=2"
+    return dict(ssh_connection_params, ssh_options=tuple(opts))
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        with open("/proc/%d/stat" % pid) as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+def wait_gone(pid, seconds=10):
+    deadline = time.monotonic() + seconds
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+def read_pid(path, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            text = open(path).read().strip()
+            if text:
+                return int(text)
+        time.sleep(0.05)
+    raise AssertionError("no pid written to %s" % path)
+
+
+def test_frozen_host_times_out_and_the_others_go_on(params, sshd_hosts, sshd_fresh_host):
+    frozen = sshd_fresh_host()
+    frozen.freeze()
+    try:
+        hosts = [h.address for h in sshd_hosts(2)] + [frozen.address]
+        started = time.monotonic()
+        action = Remote("echo fine", hosts, connection_params=params).run(60)
+        assert time.monotonic() - started < 20
+        bad = action.processes[2]
+        assert [p.ok for p in action.processes] == [True, True, False]
+        assert bad.error and frozen.address in str(bad.error_reason)
+        assert "fine" in action.processes[0].stdout
+        assert Report([action]).stats()["num_errors"] == 1
+    finally:
+        frozen.thaw()
+
+
+def test_connection_lost_mid_command_names_the_host(params, sshd_hosts, sshd_fresh_host):
+    doomed = sshd_fresh_host()
+    action = Remote("echo started; sleep 30; echo never", [sshd_hosts(1)[0].address, doomed.address],
+                    connection_params=params, process_args={"timeout": 40}).start()
+    assert all(r[1] == 0 for r in action.expect("started", timeout=20))
+    doomed.kill()
+    lost = action.processes[1]
+    lost.wait(30)
+    assert lost.ended and not lost.ok and doomed.address in str(lost.error_reason)
+    assert action.processes[0].running
+    action.kill().wait(30)
+
+
+def test_authentication_failure_names_the_host(params, sshd_hosts, tmp_path):
+    stranger = tmp_path / "stranger_key"
+    os.system("ssh-keygen -q -t ed25519 -N '' -f %s" % stranger)
+    p = SshProcess("true", sshd_hosts(1)[0].address, connection_params=dict(params, keyfile=str(stranger), ssh_config_file=os.devnull),
+                   nolog_error=True).run(30)
+    assert p.error and sshd_hosts(1)[0].address in str(p.error_reason)
+    assert "auth" in str(p.error_reason).lower()
+
+
+@pytest.mark.parametrize("how", ["kill", "timeout"])
+def test_kill_and_timeout_leave_no_orphan_on_the_host(params, sshd_hosts, tmp_path, how):
+    pidfile = tmp_path / "remote.pid"
+    p = SshProcess("sleep 60 & echo $! > %s; wait" % pidfile, sshd_hosts(1)[0].address, connection_params=params,
+                   timeout=2 if how == "timeout" else None, nolog_timeout=True)
+    p.start()
+    remote_child = read_pid(str(pidfile))
+    assert alive(remote_child)
+    if how == "kill":
+        p.kill()
+    p.wait(30)
+    assert p.ended and (p.killed or p.timeouted)
+    assert wait_gone(remote_child)
+
+
+def test_remote_expect_and_stdin(params, sshd_hosts):
+    p = SshProcess("echo ready; read x; echo got $x", sshd_hosts(1)[0].address, connection_params=params).start()
+    assert p.expect("ready", timeout=20)[0] == 0
+    p.write("hello\n")
+    assert p.expect(r"got (\w+)", timeout=20)[1].group(1) == "hello"
+    p.wait(20)
+    assert p.ok
+
+
+def test_big_remote_output_and_stderr_stay_apart(params, sshd_hosts):
+    p = SshProcess("seq 200000; echo oops >&2", sshd_hosts(1)[0].address, connection_params=params).run(60)
+    lines = p.stdout.splitlines()
+    assert len(lines) == 200000 and lines[-1] == "200000"
+    assert p.stderr == "oops\n"
+
+
+def test_pty_on_request(params, sshd_hosts):
+    p = SshProcess("test -t 0 && echo tty", sshd_hosts(1)[0].address, connection_params=dict(params, pty=True)).run(30)
+    assert p.stdout == "tty\r\n"
+
+
+def test_many_hosts_in_parallel(params, sshd_many):
+    addresses = sshd_many(60)
+    action = Remote("echo {{{host}}}", addresses, connection_params=params).run(120)
+    assert action.ok, Report([action]).to_string()
+    assert [p.stdout.strip() for p in action.processes] == addresses
