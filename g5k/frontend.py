@@ -156,7 +156,10 @@ class FrontendCommandError(ProcessesFailed):
             what = self.problem or _failure(process)
             hint = ""
             output = process_output(process)
-            if getattr(process, "host", None) is not None and process.exit_code == 255 \
+            remote = getattr(process, "host", None) is not None
+            if remote and process.error:  # the pooled ssh backend could not connect
+                hint = " (the frontend could not be reached over ssh)"
+            elif remote and process.exit_code == 255 \
                     and re.search(r"^(ssh: |.*Permission denied \(|.*Connection (refused|timed out|closed))",
                                   output, re.MULTILINE):
                 hint = " (the frontend could not be reached over ssh)"

@@ -150,6 +150,10 @@ def get_oarsub_commandline(job_spec: Any) -> str:
     for field, option in (("directory", "-d"), ("project", "--project"), ("name", "-n")):
         value = _text_field(job_spec, field)
         if value is not None:
+            if field != "directory" and "'" in value:
+                # OAR 2.5 puts them unescaped in SQL: oarsub fails with "please verify your request syntax"
+                raise ValueError("OarSubmission.%s %r: OAR cannot store a single quote in a job %s"
+                                 % (field, value, field))
             cmdline.append(option + " " + _quote(value))
     command = _text_field(job_spec, "command")
     cmdline.append(_quote(command if command is not None else DEFAULT_JOB_COMMAND))
