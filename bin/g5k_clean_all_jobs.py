@@ -27,14 +27,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = p.parse_args(argv)
     common.apply_common(args)
 
+    def job_name(job_id, site):
+        from execo_g5k.oar import OarJobNotFound, get_oar_job_info
+
+        try:
+            return get_oar_job_info(job_id, site, nolog_error=True).get("name") or ""
+        except OarJobNotFound:  # ended since oarstat -u listed it
+            return None
+
     def jobs_to_delete(sites):
-        from execo_g5k.oar import get_current_oar_jobs, get_oar_job_info
+        from execo_g5k.oar import get_current_oar_jobs
 
         jobs = get_current_oar_jobs(frontends=sites, abort_on_error=True)
         if args.name_prefix:
             jobs = [(job_id, site) for job_id, site in jobs
-                    if (get_oar_job_info(job_id, site, nolog_error=True).get("name") or "")
-                    .startswith(args.name_prefix)]
+                    if (job_name(job_id, site) or "").startswith(args.name_prefix)]
         return jobs
 
     def body() -> int:
