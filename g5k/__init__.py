@@ -18,7 +18,8 @@ from .planning import (
     show_resources,
 )
 from .kadeploy import (
-    Deployment, EnoughDeployed, KadeployError, Kadeployer, deploy, enough_deployed, get_kavlan_host_name,
+    Deployment, EnoughDeployed, KaconsoleProcess, KadeployError, Kadeployer, deploy, enough_deployed,
+    get_kavlan_host_name,
 )
 from .planning import (
     draw_gantt, draw_slots, get_api_job_by_name, get_hosts_jobs, get_planning,

@@ -34,7 +34,7 @@ from .config import g5k_configuration
 from .frontend import FrontendCommandError, frontend_process, get_default_frontend
 
 __all__ = ["Deployment", "Kadeployer", "KadeployError", "deploy", "enough_deployed", "EnoughDeployed",
-           "get_kavlan_host_name", "FrontendPrefixWrapper", "TryReport"]
+           "get_kavlan_host_name", "FrontendPrefixWrapper", "TryReport", "KaconsoleProcess"]
 
 # kadeploy3 < 3.2 and >= 3.2 headers of the final node lists, and the node lines under them
 _DEPLOYED_HEADER_RES = (re.compile(r"^Nodes correctly deployed on cluster \w+\s*$"),
@@ -456,3 +456,71 @@ def _check_deployed(hosts: Set[str], command: str, node_connection_params: Mappi
         if process.ok:
             deployed.add(host)
     return deployed
+
+
+class KaconsoleProcess:
+    """A node's serial console: ``kaconsole3 <host>`` on its site's frontend, logged in.
+
+    ``start()`` runs kaconsole3; ``wait_connected(timeout)`` goes through execo 2.8's steps
+    (wait for "Connection to console ... opened", send ``\\x04\\n\\x04\\n``, answer
+    ``login:`` and ``Password:``, wait for the prompt) and sets the ``console_connected`` event;
+    then ``write()`` commands and ``expect_prompt()``; ``close()`` sends the ``&.`` escape.
+    Every other attribute is the underlying process's (stdout, ok, kill, expect, ...).
+    """
+
+    def __init__(self, host: Any, frontend_connection_params: Optional[Mapping[str, Any]] = None,
+                 connection_timeout: Any = 20, prompt: str = r"root@[^#]*#", login: str = "root",
+                 password: str = "grid5000", **process_args: Any) -> None:
+        self.host = Host(host)
+        self.connection_timeout = connection_timeout
+        self.prompt = prompt
+        self._login = login
+        self._password = password
+        self.console_connected = threading.Event()
+        self.process = frontend_process("kaconsole3 %s" % (shlex.quote(self.host.address),),
+                                        _get_host_frontend(self.host), frontend_connection_params,
+                                        timeout=process_args.pop("timeout", None), **process_args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["process"], name)
+
+    def start(self) -> "KaconsoleProcess":
+        self.process.start()
+        return self
+
+    def _step(self, regex: str, timeout: Any, what: str) -> None:
+        index, _ = self.process.expect(regex, timeout=timeout)
+        if index is None:
+            raise KadeployError([self.process], "kaconsole3 on %s: no %s within %ss" % (self.host.address, what,
+                                                                                        timeout))
+
+    def wait_connected(self, timeout: Any = None) -> bool:
+        """Log in on the console; True once the prompt shows. Raises KadeployError (quoting the
+        console's output) when a step does not come within the timeout."""
+        timeout = self.connection_timeout if timeout is None else timeout
+        self._step(r"Connection to console .* opened", timeout, "console connection")
+        self.process.write("\x04\n\x04\n")
+        self._step(r"login: ", timeout, "login prompt")
+        self.process.write(self._login + "\n")
+        self._step(r"Password: ", timeout, "password prompt")
+        self.process.write(self._password + "\n")
+        self._step(self.prompt, timeout, "shell prompt")
+        self.console_connected.set()
+        return True
+
+    def expect_prompt(self, timeout: Any = None) -> Tuple[Optional[int], Any]:
+        return self.process.expect(self.prompt, timeout=timeout)
+
+    def write(self, s: str) -> "KaconsoleProcess":
+        self.process.write(s)
+        return self
+
+    def close(self) -> None:
+        """Leave the console (the ``&.`` escape, followed by a newline so that it also reaches a
+        line-buffered console) and wait for kaconsole3 to end."""
+        if self.process.started and not self.process.ended:
+            self.process.write("&.\n")
+            self.process.wait(10)
+            if not self.process.ended:
+                self.process.kill()
+                self.process.wait()

@@ -239,3 +239,48 @@ def test_bad_arguments():
         deploy(Deployment(P, env_name="x"), num_tries=-1)
     with pytest.raises(ValueError, match="cannot tell the frontend"):
         Kadeployer(Deployment(["a.b.c.d"], env_name="x"))
+
+
+# -- KaconsoleProcess ----------------------------------------------------------------------------
+def test_kaconsole_logs_in_and_runs_commands(monkeypatch, tmp_path):
+    import os
+
+    from execo_g5k import KaconsoleProcess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    os.symlink(os.path.join(os.path.dirname(os.path.abspath(__file__)), "kaconsole3_standin.sh"),
+               str(bin_dir / "kaconsole3"))
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
+    monkeypatch.setitem(g5k_configuration, "default_frontend", "rennes")
+    monkeypatch.setitem(g5k_configuration, "no_ssh_for_local_frontend", True)
+    console = KaconsoleProcess(P[0]).start()
+    try:
+        assert console.wait_connected(10) and console.console_connected.is_set()
+        console.write("echo hello-$((6*7))\n")
+        assert console.expect("hello-42", timeout=10)[0] == 0
+        assert console.expect_prompt(10)[0] == 0
+    finally:
+        console.close()
+    assert console.ended and "[console closed]" in console.stdout
+
+
+def test_kaconsole_wrong_password_is_a_clear_error(monkeypatch, tmp_path):
+    import os
+
+    from execo_g5k import KaconsoleProcess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    os.symlink(os.path.join(os.path.dirname(os.path.abspath(__file__)), "kaconsole3_standin.sh"),
+               str(bin_dir / "kaconsole3"))
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_dir, os.environ["PATH"]))
+    monkeypatch.setitem(g5k_configuration, "default_frontend", "rennes")
+    monkeypatch.setitem(g5k_configuration, "no_ssh_for_local_frontend", True)
+    console = KaconsoleProcess(P[1], password="nope").start()
+    try:
+        with pytest.raises(KadeployError, match="no shell prompt within 2s") as info:
+            console.wait_connected(2)
+        assert "Login incorrect" in str(info.value) and "kaconsole3 %s" % P[1] in str(info.value)
+    finally:
+        console.close()
