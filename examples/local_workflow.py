@@ -28,8 +28,8 @@ def main() -> None:
     servers = ParallelActions([Local("exec nc -l -s %s -p %d > /dev/null" % (address, port),
                                      process_args={"timeout": 60}) for address in addresses])
     clients = ParallelActions([
-        Local("dd if=/dev/zero bs=50000 count=125 2>&1 | nc -q 0 %s %d && echo sent to %s" % (target, port, target),
-              process_args={"timeout": 60})
+        Local("{ dd if=/dev/zero bs=50000 count=125 | nc -q 0 %s %d; } 2>&1" % (target, port),
+              process_args={"timeout": 60, "name": "send to %s" % target})
         for target in targets])
 
     servers.start()
@@ -40,7 +40,7 @@ def main() -> None:
     print(Report([servers, clients]).to_string())
     for process in clients.processes:
         rate = re.search(r"copied, [\d.]+ s, ([\d.,]+ \S+)", process.stdout)
-        print("%-60s %s" % (process.name, rate.group(1) if rate else process.stdout.strip()))
+        print("%-24s %s" % (process.name, rate.group(1) if rate else process.stdout.strip()))
     if not (servers.ok and clients.ok):
         logger.error("some transfers failed")
         raise SystemExit(1)
