@@ -67,6 +67,7 @@ configuration: Dict[Any, Any] = {
     "intr_period": 1,
     "port_range": (25500, 26700),
     "kill_childs_at_end": True,
+    "ssh_workers": None,
     "color_mode": checktty(sys.stdout) and checktty(sys.stderr),
     "color_styles": {
         "log_header": ("yellow",),
@@ -102,6 +103,8 @@ configuration: Dict[Any, Any] = {
 - ``port_range``: (first, last + 1) ports handed out by ``execo.utils.get_port``.
 - ``kill_childs_at_end``: terminate every child process when the program ends
   (read once, when the runtime starts).
+- ``ssh_workers`` (new): how many connection worker processes serve the pooled SSH
+  backend (None: one per core; read once, at the first remote process).
 - ``color_mode``: emit ANSI colours (default: stdout and stderr are both terminals).
 - ``color_styles``: style name or log level -> tuple of ANSI attribute names
   (see ``execo.log``).
