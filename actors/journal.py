@@ -260,26 +260,32 @@ class Journal:
 
     # -- reading -------------------------------------------------------------------------
 
-    def read_new(self) -> Tuple[Optional[Any], List[Any]]:
+    @property
+    def position(self) -> Tuple[int, int]:
+        """(generation, offset) up to which this object has read or written the journal."""
+        return (self.generation, self.offset)
+
+    def read_new(self) -> Tuple[Optional[Any], List[Tuple[Tuple[int, int], Any]]]:
         """Catch up with the files: return (snapshot state or None, new records).
 
-        When a snapshot is returned the caller must drop its state and rebuild it from the
-        snapshot, then apply the records. Otherwise the records follow what it already has.
+        Each record comes as ``((generation, offset), record)``: its position, which orders
+        it against the marks files (see :mod:`execo_actors.marks`). When a snapshot is
+        returned the caller must drop its state and rebuild it from the snapshot, then
+        apply the records. Otherwise the records follow what it already has.
         """
         assert self._locked, "read_new() outside locked()"
         snapshot = None
         if self.generation < 0:
             snapshot = self._open_current()
-        records: List[Any] = []
+        records: List[Tuple[Tuple[int, int], Any]] = []
         while True:
-            payloads = self._read_tail()
             sealed_to = None
-            for payload in payloads:
+            for offset, payload in self._read_tail():
                 record = self._decode(payload)
                 if isinstance(record, (tuple, list)) and record and record[0] == SEAL:
                     sealed_to = record[1]
                     break
-                records.append(record)
+                records.append(((self.generation, offset), record))
             if sealed_to is None:
                 return snapshot, records
             # Another process compacted: start again from its snapshot.
@@ -294,7 +300,8 @@ class Journal:
                                       "near byte %d: %s" % (self.journal_path(self.generation),
                                                             self.offset, exc)) from exc
 
-    def _read_tail(self) -> List[bytes]:
+    def _read_tail(self) -> List[Tuple[int, bytes]]:
+        """(offset, payload) of the records appended since the last read."""
         size = os.fstat(self._journal_fd).st_size
         if size <= self.offset:
             return []
@@ -304,9 +311,14 @@ class Journal:
         if torn is not None:
             log.warning("%s (it was never acknowledged)", torn)
             os.ftruncate(self._journal_fd, self.offset + consumed)
+        located = []
+        offset = self.offset
+        for payload in payloads:
+            located.append((offset, payload))
+            offset += _RECORD.size + len(payload)
         self.offset += consumed
         self.records_since_snapshot += len(payloads)
-        return payloads
+        return located
 
     def _read_snapshot(self) -> Optional[Any]:
         if not os.path.exists(self.snapshot_path):
@@ -409,10 +421,12 @@ class Journal:
 
     # -- writing -------------------------------------------------------------------------
 
-    def append(self, record: Any) -> None:
-        """Append one record; the caller must have caught up with read_new() first."""
+    def append(self, record: Any) -> Tuple[int, int]:
+        """Append one record and return its position; call read_new() first."""
         assert self._locked, "append() outside locked()"
+        position = (self.generation, self.offset)
         self._append_payloads([pack(record)])
+        return position
 
     def _append_payloads(self, payloads: List[bytes]) -> None:
         data = b"".join(encode_record(p) for p in payloads)
@@ -483,19 +497,34 @@ class Journal:
 
 
 def read_journal_records(directory: str, map_type: Callable[[Any], Any] = dict) -> List[Any]:
-    """The records of the current journal of `directory` (after its snapshot), for tests.
+    """The records not yet compacted in `directory`, for tests: those of the current
+    journal about combinations, then those of every marks file (sorted by name).
 
     Reads without the lock (taking it from a second object in a process that already
     has a sweeper on this directory would release that sweeper's lock): call it when no
     process is writing.
     """
+    from execo_actors.marks import HEADER, is_marks_name  # marks builds on this module
+
     unpack = make_unpacker(map_type)
     snapshot_path = os.path.join(directory, "snapshot.msgpack")
     generation = 0
+    covered = {}
     if os.path.exists(snapshot_path):
-        generation = read_blob(snapshot_path, SNAPSHOT_MAGIC, unpack)["generation"]
+        snapshot = read_blob(snapshot_path, SNAPSHOT_MAGIC, unpack)
+        generation = snapshot["generation"]
+        covered = {name: offset for name, _, offset in snapshot.get("writers", ())}
     path = os.path.join(directory, "journal-%d.msgpack" % generation)
     with open(path, "rb") as f:
         data = f.read()
     payloads, _, _ = parse_records(data[_HEADER.size:], _HEADER.size, path)
-    return [unpack(p) for p in payloads]
+    records = [r for r in map(unpack, payloads) if r[0] not in ("w", "x")]
+    for name in sorted(os.listdir(directory)):
+        if is_marks_name(name):
+            path = os.path.join(directory, name)
+            start = max(covered.get(name, 0), len(HEADER))
+            with open(path, "rb") as f:
+                data = f.read()[start:]
+            payloads, _, _ = parse_records(data, start, path)
+            records.extend(map(unpack, payloads))
+    return records

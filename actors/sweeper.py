@@ -25,11 +25,13 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Hashable, Iterable, Iterator, List, Optional, Tuple
 
 import pykka
 
-from execo_actors.journal import Journal
+from execo_actors.journal import Journal, pack
+from execo_actors.marks import MarksFiles, MarksWriter, is_marks_name
 
 log = logging.getLogger("execo.engine")
 TRACE = 12
@@ -95,12 +97,24 @@ class SweepView:
         return None
 
 
+Position = Tuple[int, int]
+BEFORE_ALL: Position = (-1, 0)
+
+
 class SweeperState:
-    """The marks of a persistence directory, rebuilt from the snapshot and the journal."""
+    """The marks of a persistence directory, rebuilt from the snapshot, the journal and the
+    marks files.
+
+    Records of the shared journal come in journal order, with their position; records of
+    the marks files come in no particular order relative to them, so the rules make marks
+    commute with the journal: done is final (a later take of a done combination is
+    ignored), and a marks-file cancel only releases a hold taken before the journal
+    position its writer had reached.
+    """
 
     def __init__(self) -> None:
         self.done: set = set()
-        self.inprogress: Dict[Hashable, Tuple[Any, Optional[float]]] = {}
+        self.inprogress: Dict[Hashable, Tuple[Any, Optional[float], Position]] = {}
         self.skipped: Dict[Hashable, Any] = {}
         self.failures: Dict[Hashable, List[Any]] = {}
         self.views: List[SweepView] = []
@@ -111,7 +125,11 @@ class SweeperState:
 
     def load(self, snapshot: dict) -> None:
         self.done = set(snapshot.get("done", ()))
-        self.inprogress = {c: (owner, deadline) for c, owner, deadline in snapshot.get("inprogress", ())}
+        self.inprogress = {}
+        for entry in snapshot.get("inprogress", ()):
+            # format 1 (before marks files) had no take position
+            position = tuple(entry[3:5]) if len(entry) >= 5 else BEFORE_ALL
+            self.inprogress[entry[0]] = (entry[1], entry[2], position)
         self.skipped = {c: reason for c, reason in snapshot.get("skipped", ())}
         self.failures = {c: [count, reason] for c, count, reason in snapshot.get("failures", ())}
         self._deadlines_changed()
@@ -120,9 +138,9 @@ class SweeperState:
 
     def dump(self) -> dict:
         return {
-            "format": 1,
+            "format": 2,
             "done": list(self.done),
-            "inprogress": [[c, o, d] for c, (o, d) in self.inprogress.items()],
+            "inprogress": [[c, o, d, p[0], p[1]] for c, (o, d, p) in self.inprogress.items()],
             "skipped": [[c, r] for c, r in self.skipped.items()],
             "failures": [[c, n, r] for c, (n, r) in self.failures.items()],
         }
@@ -131,10 +149,17 @@ class SweeperState:
         return len(self.done) + len(self.inprogress) + len(self.skipped) + len(self.failures)
 
     def _deadlines_changed(self) -> None:
-        deadlines = [d for _, d in self.inprogress.values() if d is not None]
+        deadlines = [d for _, d, _ in self.inprogress.values() if d is not None]
         self.next_deadline = min(deadlines) if deadlines else None
 
-    def apply(self, record: Any) -> None:
+    def _release(self, c: Hashable) -> None:
+        del self.inprogress[c]
+        if self.is_todo(c):
+            for view in self.views:
+                view.give_back(c)
+
+    def apply(self, record: Any, position: Position) -> None:
+        """Apply a record of the shared journal found at `position`."""
         op = record[0]
         if op == "r":
             self.skipped.clear()
@@ -150,18 +175,22 @@ class SweeperState:
         if op == "t":
             owner, deadline = record[2], record[3]
             for c in combs:
-                self.inprogress[c] = (owner, deadline)
                 for view in views:
                     view.remaining.discard(c)
+                if c not in self.done:  # done by its holder in a marks file the taker had not read
+                    self.inprogress[c] = (owner, deadline, position)
             if deadline is not None and (self.next_deadline is None or deadline < self.next_deadline):
                 self.next_deadline = deadline
-        elif op == "d":
+        elif op == "n":  # lease renewed by its holder
+            owner, deadline = record[2], record[3]
             for c in combs:
-                self.done.add(c)
-                self.inprogress.pop(c, None)
-                self.skipped.pop(c, None)
-                for view in views:
-                    view.remaining.discard(c)
+                held = self.inprogress.get(c)
+                if held is not None and held[0] == owner:
+                    self.inprogress[c] = (owner, deadline, held[2])
+            if self.next_deadline is None or deadline < self.next_deadline:
+                self.next_deadline = deadline
+        elif op == "d":
+            self._done(combs)
         elif op == "s":
             for c in combs:
                 self.skipped[c] = record[2]
@@ -170,52 +199,150 @@ class SweeperState:
                     view.remaining.discard(c)
         elif op in ("c", "f"):
             for c in combs:
-                self.inprogress.pop(c, None)
                 if op == "f":
                     entry = self.failures.setdefault(c, [0, None])
                     entry[0] += 1
                     entry[1] = record[2]
-                if self.is_todo(c):
-                    for view in views:
-                        view.give_back(c)
+                if c in self.inprogress:
+                    self._release(c)
         else:
             log.warning("ignoring unknown sweeper record %r", op)
+
+    def apply_mark(self, record: Any) -> None:
+        """Apply a record of a marks file (see :mod:`execo_actors.marks`)."""
+        op = record[0]
+        if op == "d":
+            self._done(record[1])
+        elif op == "c":
+            seen = (record[3], record[4])
+            for c in record[1]:
+                held = self.inprogress.get(c)
+                if held is not None and held[2] < seen:
+                    self._release(c)
+        else:
+            log.warning("ignoring unknown marks record %r", op)
+
+    def _done(self, combs: Any) -> None:
+        views = self.views
+        for c in combs:
+            self.done.add(c)
+            self.inprogress.pop(c, None)
+            self.skipped.pop(c, None)
+            for view in views:
+                view.remaining.discard(c)
+
+
+class LocalMarks:
+    """The fast path of done() and cancel(): the calling thread appends to this process's
+    marks file itself, with neither a round trip to the actor nor the directory lock.
+
+    The actor creates the writer (on the first take) and keeps `position`, the journal
+    position it has reached, up to date; a cancel carries it (see SweeperState).
+    """
+
+    def __init__(self) -> None:
+        self.writer: Optional[MarksWriter] = None
+        self.position: Position = BEFORE_ALL
+
+    def write(self, op: str, combinations: List[Hashable], reason: Any = None) -> bool:
+        """Append the mark and return True, or False when the actor must do it."""
+        writer = self.writer
+        if writer is None or writer.closed:
+            return False
+        if op == "d":
+            record = ["d", combinations]
+        elif op == "c":
+            generation, offset = self.position
+            record = ["c", combinations, reason, generation, offset]
+        else:
+            return False
+        writer.append(pack(record))
+        return True
 
 
 class SweeperActor(pykka.ThreadingActor):
     """Owns the journal of one directory in this process and answers every thread."""
 
     use_daemon_thread = True
+    dead_check_interval = 2.0
 
     def __init__(self, directory: str, map_type: Callable[[Any], Any] = dict,
-                 compact_ratio: float = 2.0):
+                 compact_ratio: float = 2.0, local: Optional[LocalMarks] = None):
         super().__init__()
         self.directory = directory
         self.journal = Journal(directory, map_type)
+        self.marks = MarksFiles(directory, self.journal.unpack)
+        self.local = local if local is not None else LocalMarks()
         self.state = SweeperState()
         self.owner = this_owner()
         self.views: Dict[int, SweepView] = {}
         self.compact_ratio = compact_ratio
-        with self.journal.locked():
+        self._next_dead_check = 0.0
+        with self._locked():
             self._catch_up()
             self._maybe_compact()
 
     # -- internals -----------------------------------------------------------------------
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self.journal.locked():
+            yield
+            self.local.position = self.journal.position
+
     def _catch_up(self) -> None:
+        """Under the lock: apply the journal and the marks files, retire dead writers."""
         snapshot, records = self.journal.read_new()
         if snapshot is not None:
             self.state.load(snapshot)
-        for record in records:
-            self.state.apply(record)
+            self.marks.load(snapshot.get("writers", ()))
+        for position, record in records:
+            op = record[0]
+            if op == "w":
+                self.marks.register(record[1], record[2])
+            elif op == "x":
+                self._apply_marks(self.marks.retire(record[1]))
+            else:
+                self.state.apply(record, position)
+        self._read_marks()
+        if time.monotonic() >= self._next_dead_check:
+            self._retire_dead_writers()
         self._expire_leases()
+
+    def _read_marks(self) -> None:
+        """Apply what the marks files gained (no lock needed: they are append-only)."""
+        self._apply_marks(self.marks.read_new())
+
+    def _apply_marks(self, marks: Iterable[Tuple[Any, Any]]) -> None:
+        apply_mark = self.state.apply_mark
+        for _, record in marks:
+            apply_mark(record)
+
+    def _retire_dead_writers(self) -> None:
+        self._next_dead_check = time.monotonic() + self.dead_check_interval
+        own = self.local.writer.name if self.local.writer is not None else None
+        for reader in self.marks.idle(1.0):
+            if reader.name != own and owner_is_dead_here(reader.owner):
+                self._retire(reader.name)
+
+    def _retire(self, name: str) -> None:
+        self.journal.append(["x", name])
+        self._apply_marks(self.marks.retire(name))
+
+    def _ensure_writer(self) -> None:
+        """Under the lock: create and register this process's marks file (once)."""
+        if self.local.writer is None:
+            writer = MarksWriter(self.directory)
+            self.journal.append(["w", writer.name, self.owner])
+            self.marks.register(writer.name, self.owner)
+            self.local.writer = writer
 
     def _expire_leases(self) -> None:
         state = self.state
         now = time.time()
         if state.next_deadline is None or now < state.next_deadline:
             return
-        expired = [c for c, (_, d) in state.inprogress.items() if d is not None and d <= now]
+        expired = [c for c, (_, d, _) in state.inprogress.items() if d is not None and d <= now]
         if expired:
             log.warning("%s: %d in-progress combinations whose lease expired go back to todo: %s",
                         self.directory, len(expired), _sample(expired))
@@ -223,13 +350,27 @@ class SweeperActor(pykka.ThreadingActor):
         state._deadlines_changed()
 
     def _write(self, record: list) -> None:
-        self.journal.append(record)
-        self.state.apply(record)
+        position = self.journal.append(record)
+        self.state.apply(record, position)
 
     def _maybe_compact(self) -> None:
         live = self.state.live_entries()
-        if self.journal.records_since_snapshot > self.compact_ratio * live + 1000:
-            self.journal.compact(self.state.dump())
+        if self.journal.records_since_snapshot + self.marks.records_read > self.compact_ratio * live + 1000:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Under the lock, caught up: snapshot everything, then remove finished marks files."""
+        snapshot = self.state.dump()
+        snapshot["writers"] = self.marks.dump()
+        self.journal.compact(snapshot)
+        self.marks.records_read = 0
+        keep = set(self.marks.readers)
+        for name in os.listdir(self.directory):
+            if is_marks_name(name) and name not in keep:
+                # Retired (their marks are in the snapshot) or left by a compaction that
+                # died before removing them; a live writer's file is always registered.
+                Journal._unlink_quietly(os.path.join(self.directory, name))
+        self.marks.retired = []
 
     def _view(self, view_id: int) -> SweepView:
         return self.views[view_id]
@@ -251,7 +392,7 @@ class SweeperActor(pykka.ThreadingActor):
         view_id = id(view)
         self.views[view_id] = view
         self.state.views.append(view)
-        with self.journal.locked():
+        with self._locked():
             self._catch_up()
         view.rebuild(self.state)
         return view_id
@@ -262,21 +403,24 @@ class SweeperActor(pykka.ThreadingActor):
             self.state.views.remove(view)
 
     def update(self) -> None:
-        with self.journal.locked():
+        with self._locked():
             self._catch_up()
 
     def full_update(self) -> None:
         """Forget the in-memory state and rebuild it from the files."""
         self.journal.close()
+        self.marks.close()
         self.journal = Journal(self.directory, self.journal.map_type)
+        self.marks = MarksFiles(self.directory, self.journal.unpack)
         self.state.load({})
-        with self.journal.locked():
+        with self._locked():
             self._catch_up()
 
     def take(self, view_id: int, count: int, filtr: Optional[Callable] = None,
              lease: Optional[float] = None) -> List[Hashable]:
         view = self._view(view_id)
-        with self.journal.locked():
+        self._read_marks()  # before the lock: keeps the critical section short
+        with self._locked():
             self._catch_up()
             if filtr is None:
                 taken = []
@@ -295,12 +439,14 @@ class SweeperActor(pykka.ThreadingActor):
                         taken.append(c)
                         seen.add(c)
             if taken:
+                self._ensure_writer()
                 deadline = None if lease is None else time.time() + lease
                 self._write(["t", taken, self.owner, deadline])
         return taken
 
     def mark(self, op: str, combinations: List[Hashable], reason: Any = None) -> None:
-        with self.journal.locked():
+        """Skips, and marks of a process that has taken nothing yet: in the shared journal."""
+        with self._locked():
             self._catch_up()
             if op == "d":
                 self._write(["d", combinations])
@@ -308,15 +454,15 @@ class SweeperActor(pykka.ThreadingActor):
                 self._write([op, combinations, reason])
 
     def renew(self, combinations: List[Hashable], lease: float) -> None:
-        with self.journal.locked():
+        with self._locked():
             self._catch_up()
             mine = [c for c in combinations if self.state.inprogress.get(c, (None,))[0] == self.owner]
             if mine:
-                self._write(["t", mine, self.owner, time.time() + lease])
+                self._write(["n", mine, self.owner, time.time() + lease])
 
     def fail(self, combinations: List[Hashable], reason: Any, max_attempts: int) -> List[Hashable]:
         """Record a failed attempt; skip (with the reason) those that used all their attempts."""
-        with self.journal.locked():
+        with self._locked():
             self._catch_up()
             self._write(["f", combinations, reason])
             exhausted = [c for c in combinations
@@ -326,14 +472,15 @@ class SweeperActor(pykka.ThreadingActor):
         return exhausted
 
     def reset(self, reset_inprogress: bool) -> None:
-        with self.journal.locked():
+        with self._locked():
             self._catch_up()
             self._write(["r", bool(reset_inprogress)])
 
     def reclaim_dead(self) -> List[Hashable]:
-        with self.journal.locked():
+        with self._locked():
             self._catch_up()
-            dead = [c for c, (owner, _) in self.state.inprogress.items() if owner_is_dead_here(owner)]
+            self._retire_dead_writers()
+            dead = [c for c, (owner, _, _) in self.state.inprogress.items() if owner_is_dead_here(owner)]
             if dead:
                 log.warning("%s: %d combinations left in progress by dead processes go back to "
                             "todo: %s", self.directory, len(dead), _sample(dead))
@@ -341,12 +488,13 @@ class SweeperActor(pykka.ThreadingActor):
         return dead
 
     def compact(self) -> None:
-        with self.journal.locked():
+        with self._locked():
             self._catch_up()
-            self.journal.compact(self.state.dump())
+            self._compact()
 
     def query(self, view_id: int, what: str) -> Any:
         """Copies of the sets a view exposes, limited to its sweeps."""
+        self._read_marks()  # at least this process's own done()/cancel() calls
         view, state = self._view(view_id), self.state
         if what == "remaining":
             return set(view.remaining)
@@ -371,10 +519,16 @@ class SweeperActor(pykka.ThreadingActor):
         raise ValueError("unknown sweeper query %r" % what)
 
     def on_stop(self) -> None:
-        with self.journal.locked():
+        writer = self.local.writer
+        if writer is not None:
+            writer.close()  # fsync'ed: then tell the others it is complete
+        with self._locked():
             self._catch_up()
+            if writer is not None:
+                self._retire(writer.name)
             self._maybe_compact()
         self.journal.close()
+        self.marks.close()
 
 
 def _count_in(marks: Any, view: SweepView) -> int:
@@ -394,12 +548,13 @@ def _sample(combinations: List[Any], n: int = 3) -> str:
     return shown + (" and %d more" % (len(combinations) - n) if len(combinations) > n else "")
 
 
-_registry: Dict[Tuple[int, int], pykka.ActorRef] = {}
+_registry: Dict[Tuple[int, int], Tuple[pykka.ActorRef, LocalMarks]] = {}
 _registry_lock = threading.Lock()
 
 
-def sweeper_actor_for(directory: str, map_type: Callable[[Any], Any] = dict) -> pykka.ActorRef:
-    """The reference of this process's actor for `directory`, started on first use.
+def sweeper_for(directory: str, map_type: Callable[[Any], Any] = dict
+                ) -> Tuple[pykka.ActorRef, LocalMarks]:
+    """This process's actor for `directory` (started on first use) and its fast mark path.
 
     Keyed by the directory's device and inode, so two paths to one directory (a symlink,
     a relative path) share one actor and one lock.
@@ -407,17 +562,23 @@ def sweeper_actor_for(directory: str, map_type: Callable[[Any], Any] = dict) -> 
     st = os.stat(directory)
     key = (st.st_dev, st.st_ino)
     with _registry_lock:
-        ref = _registry.get(key)
-        if ref is None or not ref.is_alive():
-            ref = SweeperActor.start(directory, map_type)
-            _registry[key] = ref
-        return ref
+        entry = _registry.get(key)
+        if entry is None or not entry[0].is_alive():
+            local = LocalMarks()
+            entry = (SweeperActor.start(directory, map_type, local=local), local)
+            _registry[key] = entry
+        return entry
+
+
+def sweeper_actor_for(directory: str, map_type: Callable[[Any], Any] = dict) -> pykka.ActorRef:
+    """The reference of this process's actor for `directory` (see :func:`sweeper_for`)."""
+    return sweeper_for(directory, map_type)[0]
 
 
 def stop_all_sweeper_actors() -> None:
     """Stop every sweeper actor of this process (fsync, maybe compact, release the files)."""
     with _registry_lock:
-        refs = list(_registry.values())
+        refs = [ref for ref, _ in _registry.values()]
         _registry.clear()
     for ref in refs:
         try:

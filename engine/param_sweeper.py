@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Hashable, Iterable, List, Optional, Set,
 import msgpack
 
 from execo_actors.journal import JournalError, read_blob, write_blob
-from execo_actors.sweeper import sweeper_actor_for
+from execo_actors.sweeper import sweeper_for
 from execo_engine.log import TRACE, logger
 from execo_engine.sweep import HashableDict
 
@@ -125,7 +125,7 @@ class ParamSweeper:
         self._name = name or os.path.basename(self._dir)
         self._lease = lease
         try:
-            self._actor = sweeper_actor_for(self._dir, HashableDict)
+            self._actor, self._local = sweeper_for(self._dir, HashableDict)
         except JournalError as exc:
             raise ParamSweeperError("ParamSweeper(%s): %s" % (self._dir, exc)) from exc
         self._view_id: Optional[int] = None
@@ -267,8 +267,11 @@ class ParamSweeper:
         return taken
 
     def _mark(self, op: str, combinations: List[Hashable], reason: Any = None) -> None:
-        self._call("mark", op, [_hashable(c) for c in combinations],
-                         None if reason is None else str(reason))
+        combinations = [_hashable(c) for c in combinations]
+        reason = None if reason is None else str(reason)
+        # done and cancel: straight into this process's marks file, from this thread
+        if not self._local.write(op, combinations, reason):
+            self._call("mark", op, combinations, reason)
 
     def done(self, combination: Hashable) -> None:
         """Mark `combination` done, for good (never handed out again, even after reset())."""

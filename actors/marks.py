@@ -1,0 +1,243 @@
+"""Per-process marks files: done and cancel marks appended without the directory lock.
+
+Why: with one shared journal every operation takes the directory's fcntl lock, and
+several processes on a busy machine spend their time handing that lock to each other.
+Only *taking* combinations needs mutual exclusion (two workers must never get the same
+one); ending a hold does not. So each process appends its ``done`` and ``cancel`` marks
+to a file of its own, ``marks-<token>.msgpack``, with a plain ``write()`` and no lock,
+and every process reads every such file, the way it reads the shared journal.
+
+Layout: a 16-byte header (magic ``EXECOM1\\n``, 8 zero bytes), then records framed as in
+the shared journal (``uint32 length | uint32 crc32 | msgpack``). A file is *registered*
+by a ``["w", name, owner]`` record in the shared journal, written under the lock right
+after the file is created, so readers learn every file from the journal (no directory
+listing on the hot path), and *retired* by ``["x", name]`` when its process stops.
+
+Why merging is safe without a global order between files (the rules live in
+:class:`execo_actors.sweeper.SweeperState`): a done mark is final, so it commutes with
+everything; a cancel mark names its owner and the shared-journal position its writer had
+reached, and it only releases a hold of that owner taken *before* that position. Takes
+stay in the shared journal, read entirely under the lock before deciding, so a
+combination held by a live worker is never handed to another one, whatever the order in
+which a reader happens to see the marks.
+
+A record still being written by a live process looks like a torn tail: readers leave it
+for later instead of dropping it. Once the writer is known to be finished (it retired its
+file, or it was a process of this host that no longer runs) a torn tail is dropped with a
+warning, as in the shared journal.
+"""
+
+from __future__ import annotations
+
+import binascii
+import logging
+import os
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from execo_actors.journal import (JournalCorruptError, JournalError, encode_record,
+                                  parse_records)
+
+log = logging.getLogger("execo.actors.journal")
+
+MARKS_MAGIC = b"EXECOM1\n"
+HEADER = MARKS_MAGIC + b"\0" * 8
+PREFIX = "marks-"
+SUFFIX = ".msgpack"
+
+
+def new_marks_name() -> str:
+    return "%s%s%s" % (PREFIX, binascii.hexlify(os.urandom(8)).decode(), SUFFIX)
+
+
+def is_marks_name(name: str) -> bool:
+    return name.startswith(PREFIX) and name.endswith(SUFFIX)
+
+
+class MarksWriter:
+    """Appends this process's marks to its own file; thread-safe, no inter-process lock.
+
+    Durability: each record is written with one ``write()`` before the mark is
+    acknowledged (it survives a SIGKILL); the file is fsync'ed at most once per
+    `sync_interval` seconds and when it is closed.
+    """
+
+    def __init__(self, directory: str, sync_interval: float = 1.0):
+        self.name = new_marks_name()
+        self.path = os.path.join(directory, self.name)
+        self.sync_interval = sync_interval
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._last_sync = time.monotonic()
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        except OSError as exc:
+            raise JournalError("cannot create the marks file %s: %s" % (self.path, exc.strerror)) from exc
+        self._size = 0
+        try:
+            self._write_all(HEADER)
+            os.fsync(self._fd)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(self._fd, view[written:])
+        except OSError as exc:
+            # Leave no half record behind (ENOSPC, EDQUOT...): the operation fails cleanly.
+            os.ftruncate(self._fd, self._size)
+            raise JournalError("cannot append to %s: %s" % (self.path, exc.strerror)) from exc
+        self._size += len(data)
+
+    def append(self, payload: bytes) -> None:
+        """Write one record (a packed msgpack payload) before returning."""
+        data = encode_record(payload)
+        with self._lock:
+            if self._fd < 0:
+                raise JournalError("%s: the marks file is closed (the sweeper stopped)" % self.path)
+            self._write_all(data)
+            self._dirty = True
+            if time.monotonic() - self._last_sync >= self.sync_interval:
+                self._sync_locked()
+
+    def _sync_locked(self) -> None:
+        if self._dirty:
+            os.fsync(self._fd)
+            self._dirty = False
+        self._last_sync = time.monotonic()
+
+    def sync(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                self._sync_locked()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                self._sync_locked()
+                os.close(self._fd)
+                self._fd = -1
+
+
+class MarksReader:
+    """Reads one marks file incrementally from `offset` (the part no snapshot covers)."""
+
+    def __init__(self, directory: str, name: str, owner: Any, offset: int,
+                 unpack: Callable[[bytes], Any]):
+        self.name = name
+        self.owner = owner
+        self.path = os.path.join(directory, name)
+        self.offset = offset
+        self.unpack = unpack
+        self.last_growth = time.monotonic()
+        self._pending: Optional[str] = None  # description of an incomplete last record
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            # Retired and removed by a compaction: the snapshot holds its marks.
+            self._fd = -1
+
+    def read_new(self) -> List[Any]:
+        """The records appended since the last call; an incomplete last one is left for later."""
+        if self._fd < 0:
+            return []
+        size = os.fstat(self._fd).st_size
+        if size <= self.offset:
+            return []
+        if self.offset == 0:
+            header = os.pread(self._fd, len(HEADER), 0)
+            if len(header) < len(HEADER):
+                return []  # being created
+            if header != HEADER:
+                raise JournalCorruptError("%s: bad header %r (not an execo marks file)" % (self.path, header))
+            self.offset = len(HEADER)
+        data = os.pread(self._fd, size - self.offset, self.offset)
+        payloads, consumed, torn = parse_records(data, self.offset, self.path)
+        self._pending = torn
+        self.offset += consumed
+        if consumed:
+            self.last_growth = time.monotonic()
+        records = []
+        for payload in payloads:
+            try:
+                records.append(self.unpack(payload))
+            except Exception as exc:
+                raise JournalCorruptError("%s: record with a valid checksum but undecodable content "
+                                          "before byte %d: %s" % (self.path, self.offset, exc)) from exc
+        return records
+
+    def finish(self) -> List[Any]:
+        """Last read of a file whose writer is finished: a torn tail is dropped with a warning."""
+        records = self.read_new()
+        if self._pending is not None:
+            log.warning("%s (it was never acknowledged)", self._pending)
+            self._pending = None
+        self.close()
+        return records
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class MarksFiles:
+    """Every marks file of a directory this process reads, and where each one is covered to."""
+
+    def __init__(self, directory: str, unpack: Callable[[bytes], Any]):
+        self.directory = directory
+        self.unpack = unpack
+        self.readers: Dict[str, MarksReader] = {}
+        self.retired: List[str] = []  # finished files whose marks are all applied
+        self.records_read = 0
+
+    def load(self, entries: Any) -> None:
+        """Start over from a snapshot's ``writers`` list of ``[name, owner, covered offset]``."""
+        self.close()
+        for name, owner, offset in entries:
+            self.readers[name] = MarksReader(self.directory, name, owner, offset, self.unpack)
+
+    def dump(self) -> List[List[Any]]:
+        return [[r.name, r.owner, r.offset] for r in self.readers.values()]
+
+    def register(self, name: str, owner: Any) -> None:
+        if name not in self.readers and name not in self.retired:
+            self.readers[name] = MarksReader(self.directory, name, owner, 0, self.unpack)
+
+    def read_new(self) -> Iterator[Tuple[Any, Any]]:
+        """(owner, record) for every record appended to any file since the last call."""
+        for reader in list(self.readers.values()):
+            records = reader.read_new()
+            self.records_read += len(records)
+            for record in records:
+                yield reader.owner, record
+
+    def retire(self, name: str) -> Iterator[Tuple[Any, Any]]:
+        """Read a finished file to its end and stop following it."""
+        reader = self.readers.pop(name, None)
+        if reader is None:
+            return
+        self.retired.append(name)
+        records = reader.finish()
+        self.records_read += len(records)
+        for record in records:
+            yield reader.owner, record
+
+    def idle(self, seconds: float) -> List[MarksReader]:
+        now = time.monotonic()
+        return [r for r in self.readers.values() if now - r.last_growth >= seconds]
+
+    def close(self) -> None:
+        for reader in self.readers.values():
+            reader.close()
+        self.readers = {}
+        self.retired = []
