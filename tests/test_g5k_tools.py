@@ -175,7 +175,8 @@ def test_clean_oar_files_on_frontends(g5k_api, sshd_hosts, ssh_connection_params
         code, out, _ = run(g5k_clean_oar_stdout_stderr_files.main, ["-s", "rennes,lyon"], capsys)
         lines = out.splitlines()
         assert code == 0 and [l.split(":")[0] for l in lines] == ["rennes", "lyon"]
-        assert sum(int(l.split()[1]) for l in lines) == 3  # lyon's home may be the same directory
+        # every test host is this machine: when lyon's home is rennes's, both may remove a file at once
+        assert 3 <= sum(int(l.split()[1]) for l in lines) <= 6
         assert sorted(os.listdir(home)) == sorted(set(os.listdir(home)) - set(files))
         assert os.path.exists(os.path.join(home, "keep.txt")) and os.path.exists(os.path.join(home, "OAR.3.log"))
     finally:
