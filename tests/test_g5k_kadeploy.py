@@ -8,7 +8,6 @@ from execo import ProcessOutputHandler
 from execo_g5k import Deployment, Kadeployer, KadeployError, deploy, enough_deployed, get_kavlan_host_name
 from execo_g5k.config import g5k_configuration
 
-from g5k_deploy_fixtures import kadeploy_standin  # noqa: F401 (fixture, until registered as a plugin)
 
 DETAIL = 15
 P = ["paravance-%d.rennes.grid5000.fr" % i for i in range(1, 5)]
