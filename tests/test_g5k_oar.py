@@ -9,6 +9,8 @@ as an independent witness of job states.
 import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -28,6 +30,8 @@ from execo_g5k.oar_dates import format_oar_date
 from oar_testbed import *  # noqa: F401,F403  (the fixtures, until conftest registers the plugin)
 
 pytestmark = pytest.mark.timeout(240)
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "g5k_netcat_oar.py")
 
 
 def _closed_port() -> int:
@@ -386,3 +390,21 @@ def test_unreachable_frontend(oar_config):
     assert get_current_oar_jobs([fe, unreachable], frontend_connection_params=params) is not None
     with pytest.raises(FrontendCommandError, match="oarstat -u"):
         get_current_oar_jobs([fe, unreachable], frontend_connection_params=params, abort_on_error=True)
+
+
+def test_example_netcat_on_oar_nodes_reattaches_to_its_job(oar_config):
+    """examples/g5k_netcat_oar.py finds the job of an "earlier run" by name, measures, and deletes it."""
+    tb = oar_config
+    name = tb.name("netcat")
+    [job] = _submit(tb, OarSubmission("nodes=2", walltime=300, name=name, job_type="allow_classic_ssh"))
+    result = subprocess.run([sys.executable, EXAMPLE, "--frontend", "127.0.0.1", "--user", tb.user,
+                             "--keyfile", tb.frontend.keyfile, "--oar-timezone", tb.timezone,
+                             "--polling-interval", "1", "--job-name", name],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, timeout=150)
+    assert result.returncode == 0, result.stdout
+    assert "reusing job %d" % job[0] in result.stdout
+    rates = re.findall(r"^(node-\d)\s+-> (node-\d)\s+([\d.,]+ [kMG]?B/s)$", result.stdout, re.MULTILINE)
+    assert len(rates) == 2 and set(a for a, _, _ in rates) == set(b for _, b, _ in rates), result.stdout
+    assert "job %d deleted" % job[0] in result.stdout
+    assert _deletion_requested(tb, name)
