@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional
 
 import paramiko
 
-from . import sftp_transfer
+from . import port_forward, sftp_transfer
 from .frames import FrameReader, pack
 from .ssh_connection import (PGID_MARKER, ConnectError, HostConnection, Registry, kill_command, wrap_command)
 
@@ -78,6 +78,7 @@ class ConnWorker:
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ssh")
         self.registry = Registry(self.executor)
         self.procs: Dict[int, RemoteProc] = {}
+        self.forwards: Dict[int, port_forward.Forward] = {}  # local port forwards (see port_forward.py)
         self.inbox: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
@@ -129,8 +130,8 @@ class ConnWorker:
             self.running = False
             return
         pid = frame.get("id")
-        if op in ("exec", "put", "get"):
-            if pid in self.procs:
+        if op in ("exec", "put", "get", "forward"):
+            if pid in self.procs or pid in self.forwards:
                 self.emit({"ev": "log", "level": logging.ERROR, "msg": "duplicate id %r in %s op" % (pid, op)})
                 return
             try:
@@ -139,7 +140,9 @@ class ConnWorker:
                 self.emit({"ev": "ended", "id": pid, "status": None, "signal": None,
                            "error": "bad host spec %r: %s" % (frame.get("host"), error), "t": time.time()})
                 return
-            if op == "exec":
+            if op == "forward":
+                port_forward.start_forward(self, pid, conn, frame)
+            elif op == "exec":
                 proc = RemoteProc(pid, conn, op, bool(frame.get("pty")), frame.get("wrap", True))
                 self.procs[pid] = proc
                 command = wrap_command(frame["cmd"]) if proc.marker_pending else frame["cmd"]
@@ -152,6 +155,9 @@ class ConnWorker:
             return
         proc = self.procs.get(pid)
         if proc is None:
+            forward = self.forwards.get(pid)
+            if forward is not None and op == "kill":
+                forward.kill(signal_name(frame.get("sig", signal.SIGTERM)))
             return  # already ended: a late write or kill is not an error
         if op == "write":
             proc.stdin += frame.get("data") or b""
@@ -388,6 +394,9 @@ class ConnWorker:
             if kind == "log":
                 self.emit({"ev": "log", "level": message[1], "msg": message[2]})
                 continue
+            if kind == "call":  # a function to run in the main thread (port forwards)
+                message[1]()
+                continue
             proc: RemoteProc = message[1]
             if proc.ended:
                 if kind == "channel":
@@ -461,6 +470,8 @@ class ConnWorker:
         deadline = time.monotonic() + wait
         for event in done:
             event.wait(max(0.0, deadline - time.monotonic()))
+        for forward in list(self.forwards.values()):
+            forward.end(error="%s: connection worker shut down" % forward.conn.name)
         for proc in list(self.procs.values()):
             if proc.sftp is not None:
                 proc.sftp.close()

@@ -76,7 +76,10 @@ class RemoteProcessDriver:
             return
         rid = next(self._ids)
         direction = getattr(handle, "direction", None)
-        if direction is not None:
+        forward = getattr(handle, "_forward", None)  # a PortForwarder: bind, port, remote_host, remote_port
+        if forward is not None:
+            frame = dict(forward, op="forward", id=rid, host=spec)
+        elif direction is not None:
             frame = {"op": direction, "id": rid, "host": spec, "files": list(handle.files), "dest": handle.destination}
         else:
             frame = {"op": "exec", "id": rid, "host": spec, "cmd": _remote_command(handle), "pty": bool(handle.pty)}

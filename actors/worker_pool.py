@@ -79,7 +79,7 @@ class WorkerPool:
                     worker.writer.push(frame)
             return self._flush_all()
         pid = frame.get("id")
-        if op in ("exec", "put", "get"):
+        if op in ("exec", "put", "get", "forward"):
             spec = frame["host"]
             worker = self.workers[self.worker_index(spec)]
             if worker.state == "failed":
