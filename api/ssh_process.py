@@ -14,6 +14,7 @@ from typing import Any, List, Mapping, Optional
 from .config import make_connection_params
 from .host import Host
 from .process import Process
+from .ssh_master import control_options
 from .ssh_utils import get_rewritten_host_address, get_ssh_command
 
 
@@ -41,14 +42,16 @@ class SshProcess(Process):
         remote = (cmd,) if isinstance(cmd, str) else tuple(cmd) if isinstance(cmd, (list, tuple)) else cmd
         if not isinstance(remote, tuple) or not all(isinstance(arg, str) for arg in remote):
             raise TypeError("SshProcess: argument cmd must be a string or a list of strings, got %r" % (cmd,))
+        command_backend = uses_command_backend(params)
         real_cmd = (get_ssh_command(host.user, host.keyfile, host.port, params)
+                    + (control_options(params) if command_backend else ())  # OpenSSH ControlMaster reuse
                     + (get_rewritten_host_address(host.address, params),) + remote)
         self.remote_cmd = cmd
         super().__init__(real_cmd, shell=False, **kwargs)
         self.host = host
         self.connection_params = connection_params
         self._params = params
-        if not uses_command_backend(params):
+        if not command_backend:
             self._driver = "ssh"
 
     def _name_source(self) -> Any:
