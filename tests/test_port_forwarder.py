@@ -1,5 +1,6 @@
 """PortForwarder through real sshd hosts, with the pooled backend and with the ssh command line."""
 
+import errno
 import socket
 import threading
 import time
@@ -72,8 +73,12 @@ def closed_without_answer(port):
     """The forwarder accepts, then closes (EOF or reset: unread data makes the close a reset)."""
     try:
         return echo_through(port, b"nobody there") == b""
-    except ConnectionResetError:
+    except (ConnectionResetError, BrokenPipeError):
         return True
+    except OSError as error:
+        if error.errno == errno.ENOTCONN:  # closed before our shutdown(SHUT_WR)
+            return True
+        raise
 
 
 def free_port():
