@@ -118,10 +118,11 @@ def process_output(process: ProcessBase) -> str:
 
 
 def _failure(process: ProcessBase) -> str:
+    if process.timeouted:
+        reason = " (%s)" % (process.error_reason,) if process.error and process.error_reason else ""
+        return "timed out after %ss%s" % (process.timeout, reason)
     if process.error:
         return "could not run (%s)" % (process.error_reason,)
-    if process.timeouted:
-        return "timed out after %ss" % (process.timeout,)
     if process.exit_code is not None and process.exit_code != 0:
         return "exited with code %s" % (process.exit_code,)
     return "succeeded"

@@ -33,11 +33,11 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from execo.log import logger
 from execo.host import Host
-from execo.time_utils import Timer, get_seconds, sleep
+from execo.time_utils import Timer, get_seconds, get_unixts, sleep
 from execo.utils import checked_min, singleton_to_collection
 
 from .config import g5k_configuration
-from .frontend import FrontendCommandError, process_output, process_stdout, resolve_timeout, run_frontend_commands
+from .frontend import FrontendCommandError, process_stdout, resolve_timeout, run_frontend_commands
 from .oar_dates import format_oar_date, format_oar_duration, oar_date_to_unixts, oar_duration_to_seconds
 from .oar_parsing import (OarOutputError, job_info_from_fields, parse_kavlan_ids, parse_node_list, parse_oarstat_full,
                           parse_oarstat_ids, parse_oarsub_job_ids, parse_oarwalltime_request,
@@ -321,8 +321,6 @@ def get_current_oar_jobs(frontends: Optional[Iterable[Any]] = None, start_betwee
     / end (start + walltime) must fall in; each job's info is then read. A frontend that
     fails is logged and skipped, or raises FrontendCommandError with abort_on_error.
     """
-    from execo.time_utils import get_unixts
-
     start_range = [get_unixts(t) for t in start_between] if start_between else None
     end_range = [get_unixts(t) for t in end_between] if end_between else None
     frontends = [None] if frontends is None else list(frontends)

@@ -18,7 +18,7 @@ import os
 import re
 import subprocess
 import time
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List
 
 import pytest
 

@@ -297,6 +297,32 @@ def test_refused_submissions_give_a_clear_result_per_site(oar_config):
     oardel([good], params)
 
 
+def test_a_silent_frontend_times_out_alone(oar_config):
+    """A frontend that accepts the connection and never answers costs the timeout, not more,
+    and the other submissions succeed meanwhile."""
+    tb = oar_config
+    fe, params = tb.frontend, tb.frontend_connection_params
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        frozen = Host("127.0.0.1", user=tb.user, keyfile=tb.frontend.keyfile, port=silent.getsockname()[1])
+        started = time.time()
+        # the pooled ssh backend lets a connection run to its ConnectTimeout before applying the
+        # process timeout (reported to the runtime's owner): keep that one short too
+        options = [o.replace("ConnectTimeout=20", "ConnectTimeout=6")
+                   for o in make_default_connection_params()["ssh_options"]]
+        good, lost = oarsub(
+            [(OarSubmission("nodes=1", walltime=300, name=tb.name("beside-frozen")), fe),
+             (OarSubmission("nodes=1", walltime=300, name=tb.name("frozen")), frozen)],
+            dict(params, ssh_options=tuple(options)), timeout=4)
+        tb.track([good])
+        elapsed = time.time() - started
+    assert 3.5 <= elapsed < 12
+    assert isinstance(good.job_id, int) and good.error is None
+    assert lost.job_id is None and "timed out after 4" in lost.error
+    oardel([good], params)
+
+
 def test_abort_on_error_deletes_the_jobs_already_submitted(oar_config):
     tb = oar_config
     fe, params = tb.frontend, tb.frontend_connection_params
