@@ -213,9 +213,14 @@ class MarksFiles:
         if name not in self.readers and name not in self.retired:
             self.readers[name] = MarksReader(self.directory, name, owner, 0, self.unpack)
 
-    def read_new(self) -> Iterator[Tuple[Any, Any]]:
-        """(owner, record) for every record appended to any file since the last call."""
-        for reader in list(self.readers.values()):
+    def read_new(self, only: Optional[str] = None) -> Iterator[Tuple[Any, Any]]:
+        """(owner, record) for every record appended since the last call to any file, or
+        only to the file named `only`."""
+        if only is None:
+            readers = list(self.readers.values())
+        else:
+            readers = [self.readers[only]] if only in self.readers else []
+        for reader in readers:
             records = reader.read_new()
             self.records_read += len(records)
             for record in records:

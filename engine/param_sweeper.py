@@ -196,7 +196,7 @@ class ParamSweeper:
     # -- state -----------------------------------------------------------------------------
 
     def _call(self, name: str, *args: Any) -> Any:
-        return self._actor.ask((name, args))
+        return self._local.call(name, args)
 
     def _query(self, what: str) -> Any:
         return self._call("query", self._view_id, what)
@@ -253,7 +253,7 @@ class ParamSweeper:
           first item (which must be todo) is taken. Use it to filter or order.
           It runs in the sweeper's thread: keep it quick and do not call the sweeper from it.
         """
-        taken = self._call("take", self._view_id, 1, filtr, self._lease)
+        taken = self._call("take", self._view_id, 1, filtr, self._lease, True)
         if not taken:
             logger.log(TRACE, "%s no new combination", self._name)
             return None

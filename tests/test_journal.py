@@ -136,7 +136,7 @@ def test_automatic_compaction_at_open_keeps_every_mark(tmp_path):
     d = str(tmp_path / "sw")
     in_child(d, """
         for _ in range(700):
-            c = s.get_next(); s.cancel(c)
+            c, = s.get_next_batch(1); s.cancel(c)
         s.done(s.get_next())
         """)
     out = in_child(d, "print(s)")  # opening compacts: 1401 records for 1 live mark
