@@ -172,14 +172,16 @@ def test_several_jobs_at_once(oar_config):
 
 
 def test_prediction_callback_follows_the_queue(oar_config):
-    """A job queued behind a 4-node job is predicted to start at the blocker's end; deleting the
-    blocker moves the prediction to now, and the wait returns True."""
+    """A job queued behind another one on the same node is predicted to start at the blocker's
+    end; deleting the blocker moves the prediction to now, and the wait returns True."""
     tb = oar_config
     fe, params = tb.frontend, tb.frontend_connection_params
-    [blocker] = _submit(tb, OarSubmission("nodes=4", walltime=600, name=tb.name("blocker")))
+    on_node_4 = "host='node-4'"
+    [blocker] = _submit(tb, OarSubmission("nodes=1", walltime=600, sql_properties=on_node_4, name=tb.name("blocker")))
     assert wait_oar_job_start(blocker[0], fe, params, timeout=60)
     blocker_end = get_oar_job_info(blocker[0], fe, params)["start_date"] + 600
-    [waiter] = _submit(tb, OarSubmission("nodes=1", walltime=300, name=tb.name("waiter")))
+    [waiter] = _submit(tb, OarSubmission("nodes=1", walltime=300, sql_properties=on_node_4, name=tb.name("waiter")))
+    tb.notify_scheduler()  # a first prediction sooner
     predictions = []
 
     def free_the_nodes():
