@@ -11,15 +11,15 @@ import logging
 import shlex
 import signal
 import threading
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from execo_actors import lifecycle
+from execo_actors import lifecycle, process_supervisor
 from execo_actors.handlers import (STDERR, STDOUT, ExpectOutputHandler, ProcessLifecycleHandler,
                                    ProcessOutputHandler, handle_process_output)
 from execo_actors.runtime import get_runtime
 
-from .config import configuration
 from .log import logger, style
+from .supervisor import check_retry_args
 from .time_utils import format_date, get_seconds
 from .utils import compact_output, intr_event_wait, name_from_cmdline
 
@@ -70,7 +70,8 @@ class ProcessBase:
                  default_stdout_handler: bool = True, default_stderr_handler: bool = True,
                  lifecycle_handlers: Optional[Iterable[Any]] = None,
                  stdout_handlers: Optional[Iterable[Any]] = None,
-                 stderr_handlers: Optional[Iterable[Any]] = None, name: Optional[str] = None) -> None:
+                 stderr_handlers: Optional[Iterable[Any]] = None, name: Optional[str] = None,
+                 retries: int = 0, retry_backoff: Any = 1.0, retry_timeout: bool = False) -> None:
         owner = type(self).__name__
         _check_cmd(cmd, owner)
         self.cmd = cmd
@@ -94,6 +95,9 @@ class ProcessBase:
         if name is not None and not isinstance(name, str):
             raise TypeError("%s: argument name must be a string, got %r" % (owner, name))
         self._name = name
+        # beyond execo 2.8: restart a failed process (see docs/supervision.md)
+        self.retries, self.retry_backoff, self.retry_timeout = check_retry_args(retries, retry_backoff,
+                                                                                retry_timeout, owner)
         self.host: Any = None
         self._watchers: List[Any] = []
         self._init_state()
@@ -125,6 +129,8 @@ class ProcessBase:
         self._stdin_close_pending = False
         self._dispatched = False
         self._expect_handlers = threading.local()
+        self.failures: List[str] = []  # why the previous attempts failed (with retries)
+        self._retry_cancelled = False
 
     # -- attributes -----------------------------------------------------------------------
 
@@ -163,6 +169,11 @@ class ProcessBase:
     @stderr.setter
     def stderr(self, value: str) -> None:
         self._output[STDERR] = [value] if value else []
+
+    @property
+    def attempts(self) -> int:
+        """How many times it was started: 1 plus the failed attempts that were retried."""
+        return 1 + len(self.failures) if self.started or self._start_pending else 0
 
     @property
     def running(self) -> bool:
@@ -209,6 +220,8 @@ class ProcessBase:
         """Signal the process (SIGKILL follows after kill_timeout for SIGTERM/SIGINT)."""
         if (self.started or self._start_pending) and not self.ended:
             self.killed = True
+            if self.retries:
+                process_supervisor.kill_requested(self)  # never retried; ends now if waiting for a retry
             get_runtime().kill(self, sig, auto_force_kill_timeout)
         return self
 
@@ -311,6 +324,8 @@ class ProcessBase:
             args.append("default_stderr_handler=False")
         if self._name is not None:
             args.append("name=%r" % (self._name,))
+        if self.retries:
+            args.append("retries=%d" % (self.retries,))
         return args
 
     def _state_args(self) -> List[str]:
@@ -329,6 +344,8 @@ class ProcessBase:
                 "ok=%s" % (self.ok,)]
         if self.forced_kill:
             args.append("forced_kill=True")
+        if self.failures:
+            args.append("attempts=%d, failures=%r" % (self.attempts, self.failures))
         return args
 
     def __repr__(self) -> str:

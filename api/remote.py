@@ -6,10 +6,9 @@ built, in the caller's frame, as execo 2.8 does.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from .action import Action
-from .config import make_connection_params
 from .host import Host, get_hosts_list
 from .process import ProcessBase
 from .ssh_process import SshProcess

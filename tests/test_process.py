@@ -10,30 +10,14 @@ import time
 
 import pytest
 
-from execo import (STDERR, STDOUT, ExpectOutputHandler, Process, ProcessLifecycleHandler,
+from proc_helpers import alive, wait_gone
+
+from execo import (STDERR, STDOUT, Process, ProcessLifecycleHandler,
                    ProcessOutputHandler, get_process)
-from execo.config import configuration
 
 
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open("/proc/%d/stat" % pid) as stat:
-        return stat.read().split(") ")[1][0] != "Z"
 
 
-def wait_dead(pid, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if not pid_alive(pid):
-                return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_run_collects_outputs_and_decoded_exit_code():
@@ -101,10 +85,10 @@ def test_kill_subprocesses_kills_the_whole_tree(tmp_path):
     while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.02)
     child = int(pidfile.read_text())
-    assert pid_alive(child)
+    assert alive(child)
     p.kill()
     p.wait(10)
-    assert wait_dead(child)
+    assert wait_gone(child)
 
 
 def test_without_kill_subprocesses_only_the_process_is_signalled(tmp_path):
@@ -117,7 +101,7 @@ def test_without_kill_subprocesses_only_the_process_is_signalled(tmp_path):
     p.kill()
     p.wait(10)
     assert p.ended
-    assert pid_alive(child)
+    assert alive(child)
     os.kill(child, signal.SIGKILL)
 
 

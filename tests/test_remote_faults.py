@@ -5,8 +5,9 @@ import time
 
 import pytest
 
+from proc_helpers import alive, wait_gone
+
 from execo import Remote, Report, SshProcess
-from execo.process import STDOUT
 
 
 @pytest.fixture
@@ -16,20 +17,8 @@ def params(ssh_connection_params):
     return dict(ssh_connection_params, ssh_options=tuple(opts))
 
 
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-        with open("/proc/%d/stat" % pid) as stat:
-            return stat.read().split(") ")[1][0] != "Z"
-    except (ProcessLookupError, FileNotFoundError):
-        return False
 
 
-def wait_gone(pid, seconds=10):
-    deadline = time.monotonic() + seconds
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not alive(pid)
 
 
 def read_pid(path, seconds=15):

@@ -9,6 +9,7 @@ import textwrap
 import threading
 import time
 
+from proc_helpers import alive, wait_gone
 from execo import ParallelActions, Local, Process
 from execo_actors.runtime import get_runtime
 
@@ -53,23 +54,8 @@ def run_script(source, timeout=30, **kwargs):
                           timeout=timeout, **kwargs)
 
 
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open("/proc/%d/stat" % pid) as stat:
-            return stat.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
-def wait_gone(pid, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not alive(pid)
 
 
 def test_children_are_killed_when_the_controller_is_sigkilled(tmp_path):
