@@ -1,4 +1,4 @@
-"""execo_g5k: Grid'5000 helpers: REST API, planning (OAR and kadeploy names come with their modules)."""
+"""execo_g5k: Grid'5000 helpers: OAR jobs, kadeploy, the REST API, planning."""
 
 from .config import default_frontend_connection_params, default_oarsh_oarcp_params, g5k_configuration
 from .api_connection import APIConnection, APIException
@@ -24,3 +24,10 @@ from .kadeploy import (
 from .planning import (
     draw_gantt, draw_slots, get_api_job_by_name, get_hosts_jobs, get_planning,
 )
+from .oar import (
+    OarJobNotFound, OarJobResult, extend_oar_job_walltime, get_current_oar_jobs, get_job_by_name,
+    get_oar_job_info, get_oar_job_kavlan, get_oar_job_nodes, get_oar_job_subnets, get_oar_job_walltime_status,
+    get_oarsub_commandline, oardel, oarsub, oarsubgrid, wait_oar_job_start,
+)
+from .oar_dates import format_oar_date, format_oar_duration, oar_date_to_unixts, oar_duration_to_seconds
+from .frontend import FrontendCommandError, get_default_frontend, get_frontend_host

@@ -39,6 +39,7 @@ g5k_configuration: Dict[str, Any] = {
     "api_retries": 3,
     "api_retry_backoff": 1.0,
     "api_cache_dir": None,
+    "oar_timezone": "Europe/Paris",  # the zone OAR prints its dates in (the server's local zone)
 }
 """Global Grid'5000 settings (execo 2.8 keys and defaults, plus the additions listed above)."""
 

@@ -27,7 +27,6 @@ from execo_g5k.oar import (OarJobNotFound, OarSubmission, extend_oar_job_walltim
                            wait_oar_job_start)
 from execo_g5k.oar_dates import format_oar_date
 
-from oar_testbed import *  # noqa: F401,F403  (the fixtures, until conftest registers the plugin)
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -9,7 +9,7 @@ import pytest
 from execo_bin import funk, g5k_clean_all_jobs
 from execo_g5k.config import default_frontend_connection_params
 
-from oar_testbed import ROOT_KEY, oar_config, oar_testbed  # noqa: F401 (fixtures)
+from oar_testbed import ROOT_KEY
 
 
 @pytest.fixture
