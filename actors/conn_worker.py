@@ -295,9 +295,11 @@ class ConnWorker:
                 proc.sftp.close()  # the transfer thread fails and reports the kill
             else:
                 proc.cancelled = signame
+                self.ended(proc, sig=signame)  # still connecting: end now, not after the connect timeout
             return
         if proc.channel is None:
             proc.cancelled = signame
+            self.ended(proc, sig=signame)  # still connecting: the late channel, if any, is closed unused
             return
         if proc.pgid is None and proc.marker_pending:
             proc.pending_kill = signame  # the marker is on its way: kill when it arrives

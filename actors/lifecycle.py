@@ -73,6 +73,11 @@ def ended(handle: Any, exit_code: Optional[int], error: Optional[BaseException] 
         handle.error = True
         if handle.error_reason is None:
             handle.error_reason = error
+    if getattr(handle, "retries", 0):
+        from . import process_supervisor
+
+        if process_supervisor.intercept(handle):
+            return  # failed, and it will be started again after a backoff: not ended
     if handle.lifecycle_handlers or handle._dispatched:
         _dispatch(handle, _finish_after_handlers, handle)
     else:

@@ -30,6 +30,7 @@ warning, as in the shared journal.
 from __future__ import annotations
 
 import binascii
+import errno
 import logging
 import os
 import threading
@@ -138,7 +139,7 @@ class MarksReader:
         self.path = os.path.join(directory, name)
         self.offset = offset
         self.unpack = unpack
-        self.last_growth = time.monotonic()
+        self.finished = False  # its writer is done with it
         self._pending: Optional[str] = None  # description of an incomplete last record
         try:
             self._fd = os.open(self.path, os.O_RDONLY)
@@ -150,7 +151,15 @@ class MarksReader:
         """The records appended since the last call; an incomplete last one is left for later."""
         if self._fd < 0:
             return []
-        size = os.fstat(self._fd).st_size
+        try:
+            size = os.fstat(self._fd).st_size
+        except OSError as exc:
+            if exc.errno != errno.ESTALE:
+                raise
+            # NFS: removed by a compaction on another host; its snapshot holds these marks
+            # and the seal that precedes it is read under the lock.
+            self.close()
+            return []
         if size <= self.offset:
             return []
         if self.offset == 0:
@@ -164,8 +173,6 @@ class MarksReader:
         payloads, consumed, torn = parse_records(data, self.offset, self.path)
         self._pending = torn
         self.offset += consumed
-        if consumed:
-            self.last_growth = time.monotonic()
         records = []
         for payload in payloads:
             try:
@@ -201,45 +208,43 @@ class MarksFiles:
         self.records_read = 0
 
     def load(self, entries: Any) -> None:
-        """Start over from a snapshot's ``writers`` list of ``[name, owner, covered offset]``."""
+        """Start over from a snapshot's ``writers`` list of
+        ``[name, owner, covered offset, finished]``."""
         self.close()
-        for name, owner, offset in entries:
-            self.readers[name] = MarksReader(self.directory, name, owner, offset, self.unpack)
+        for name, owner, offset, *finished in entries:
+            reader = MarksReader(self.directory, name, owner, offset, self.unpack)
+            reader.finished = bool(finished and finished[0])
+            self.readers[name] = reader
 
     def dump(self) -> List[List[Any]]:
-        return [[r.name, r.owner, r.offset] for r in self.readers.values()]
+        return [[r.name, r.owner, r.offset, r.finished] for r in self.readers.values()]
 
     def register(self, name: str, owner: Any) -> None:
         if name not in self.readers and name not in self.retired:
             self.readers[name] = MarksReader(self.directory, name, owner, 0, self.unpack)
 
-    def read_new(self, only: Optional[str] = None) -> Iterator[Tuple[Any, Any]]:
-        """(owner, record) for every record appended since the last call to any file, or
-        only to the file named `only`."""
-        if only is None:
-            readers = list(self.readers.values())
-        else:
-            readers = [self.readers[only]] if only in self.readers else []
-        for reader in readers:
-            records = reader.read_new()
+    def retire(self, name: str) -> None:
+        """The writer of `name` is finished: read it to its end next time, then drop it.
+
+        Not read at once: when many workers end together, each would read every other
+        one's whole file just as it is finishing its own last combinations.
+        """
+        reader = self.readers.get(name)
+        if reader is not None:
+            reader.finished = True
+
+    def read_new(self) -> Iterator[Tuple[Any, Any]]:
+        """(owner, record) for every record appended to any file since the last call."""
+        for reader in list(self.readers.values()):
+            if reader.finished:
+                records = reader.finish()
+                del self.readers[reader.name]
+                self.retired.append(reader.name)
+            else:
+                records = reader.read_new()
             self.records_read += len(records)
             for record in records:
                 yield reader.owner, record
-
-    def retire(self, name: str) -> Iterator[Tuple[Any, Any]]:
-        """Read a finished file to its end and stop following it."""
-        reader = self.readers.pop(name, None)
-        if reader is None:
-            return
-        self.retired.append(name)
-        records = reader.finish()
-        self.records_read += len(records)
-        for record in records:
-            yield reader.owner, record
-
-    def idle(self, seconds: float) -> List[MarksReader]:
-        now = time.monotonic()
-        return [r for r in self.readers.values() if now - r.last_growth >= seconds]
 
     def close(self) -> None:
         for reader in self.readers.values():

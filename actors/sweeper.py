@@ -26,8 +26,7 @@ import os
 import socket
 import threading
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Deque, Dict, Hashable, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Hashable, Iterable, List, Optional, Tuple
 
 import pykka
 
@@ -102,24 +101,20 @@ class SweepView:
         return None
 
 
-Position = Tuple[int, int]
-BEFORE_ALL: Position = (-1, 0)
-
-
 class SweeperState:
     """The marks of a persistence directory, rebuilt from the snapshot, the journal and the
     marks files.
 
-    Records of the shared journal come in journal order, with their position; records of
-    the marks files come in no particular order relative to them, so the rules make marks
-    commute with the journal: done is final (a later take of a done combination is
-    ignored), and a marks-file cancel only releases a hold taken before the journal
-    position its writer had reached.
+    Records of the shared journal come in journal order; the done marks of the marks
+    files come in no particular order relative to them. Done is final, so that order does
+    not matter: a take of a combination already done is ignored, and a done mark ends
+    whatever hold there is. (The actor reads the marks files before applying a record
+    that makes combinations todo again, so that none that is done comes back.)
     """
 
     def __init__(self) -> None:
         self.done: set = set()
-        self.inprogress: Dict[Hashable, Tuple[Any, Optional[float], Position]] = {}
+        self.inprogress: Dict[Hashable, Tuple[Any, Optional[float]]] = {}
         self.skipped: Dict[Hashable, Any] = {}
         self.failures: Dict[Hashable, List[Any]] = {}
         self.views: List[SweepView] = []
@@ -130,11 +125,7 @@ class SweeperState:
 
     def load(self, snapshot: dict) -> None:
         self.done = set(snapshot.get("done", ()))
-        self.inprogress = {}
-        for entry in snapshot.get("inprogress", ()):
-            # format 1 (before marks files) had no take position
-            position = tuple(entry[3:5]) if len(entry) >= 5 else BEFORE_ALL
-            self.inprogress[entry[0]] = (entry[1], entry[2], position)
+        self.inprogress = {c: (owner, deadline) for c, owner, deadline in snapshot.get("inprogress", ())}
         self.skipped = {c: reason for c, reason in snapshot.get("skipped", ())}
         self.failures = {c: [count, reason] for c, count, reason in snapshot.get("failures", ())}
         self._deadlines_changed()
@@ -145,7 +136,7 @@ class SweeperState:
         return {
             "format": 2,
             "done": list(self.done),
-            "inprogress": [[c, o, d, p[0], p[1]] for c, (o, d, p) in self.inprogress.items()],
+            "inprogress": [[c, o, d] for c, (o, d) in self.inprogress.items()],
             "skipped": [[c, r] for c, r in self.skipped.items()],
             "failures": [[c, n, r] for c, (n, r) in self.failures.items()],
         }
@@ -154,7 +145,7 @@ class SweeperState:
         return len(self.done) + len(self.inprogress) + len(self.skipped) + len(self.failures)
 
     def _deadlines_changed(self) -> None:
-        deadlines = [d for _, d, _ in self.inprogress.values() if d is not None]
+        deadlines = [d for _, d in self.inprogress.values() if d is not None]
         self.next_deadline = min(deadlines) if deadlines else None
 
     def _release(self, c: Hashable) -> None:
@@ -163,8 +154,8 @@ class SweeperState:
             for view in self.views:
                 view.give_back(c)
 
-    def apply(self, record: Any, position: Position) -> None:
-        """Apply a record of the shared journal found at `position`."""
+    def apply(self, record: Any) -> None:
+        """Apply a record of the shared journal."""
         op = record[0]
         if op == "r":
             self.skipped.clear()
@@ -183,7 +174,7 @@ class SweeperState:
                 for view in views:
                     view.remaining.discard(c)
                 if c not in self.done:  # done by its holder in a marks file the taker had not read
-                    self.inprogress[c] = (owner, deadline, position)
+                    self.inprogress[c] = (owner, deadline)
             if deadline is not None and (self.next_deadline is None or deadline < self.next_deadline):
                 self.next_deadline = deadline
         elif op == "n":  # lease renewed by its holder
@@ -191,7 +182,7 @@ class SweeperState:
             for c in combs:
                 held = self.inprogress.get(c)
                 if held is not None and held[0] == owner:
-                    self.inprogress[c] = (owner, deadline, held[2])
+                    self.inprogress[c] = (owner, deadline)
             if self.next_deadline is None or deadline < self.next_deadline:
                 self.next_deadline = deadline
         elif op == "d":
@@ -215,17 +206,10 @@ class SweeperState:
 
     def apply_mark(self, record: Any) -> None:
         """Apply a record of a marks file (see :mod:`execo_actors.marks`)."""
-        op = record[0]
-        if op == "d":
+        if record[0] == "d":
             self._done(record[1])
-        elif op == "c":
-            seen = (record[3], record[4])
-            for c in record[1]:
-                held = self.inprogress.get(c)
-                if held is not None and held[2] < seen:
-                    self._release(c)
         else:
-            log.warning("ignoring unknown marks record %r", op)
+            log.warning("ignoring unknown marks record %r", record[0])
 
     def _done(self, combs: Any) -> None:
         views = self.views
@@ -244,14 +228,13 @@ class LocalMarks:
     wake-ups, and with four busy worker processes on two cores each wake-up waits for a
     CPU, up to a millisecond; that, not the directory lock, kept four processes slower
     than one. So the facade runs the actor's handlers in its own thread, serialised with
-    the actor by `mutex` (:meth:`call`), and done() and cancel() do not even take the
-    mutex: they append to this process's marks file (:meth:`write`). The actor still
-    owns the files: it opens them, and closes them when it stops.
+    the actor by `mutex` (:meth:`call`), and done() does not even take the mutex: it
+    appends to this process's marks file (:meth:`write`). The actor still owns the
+    files: it opens them, and closes them when it stops.
     """
 
     def __init__(self) -> None:
         self.writer: Optional[MarksWriter] = None
-        self.position: Position = BEFORE_ALL
         self.mutex = threading.Lock()
         self.actor: Optional["SweeperActor"] = None  # None once stopped
 
@@ -263,19 +246,12 @@ class LocalMarks:
                 raise pykka.ActorDeadError("the sweeper actor stopped")
             return actor.handle(name, args)
 
-    def write(self, op: str, combinations: List[Hashable], reason: Any = None) -> bool:
-        """Append a done or cancel mark and return True, or False when the actor must do it."""
+    def write(self, op: str, combinations: List[Hashable]) -> bool:
+        """Append a done mark and return True, or False when the actor must write the mark."""
         writer = self.writer
-        if writer is None or writer.closed:
+        if op != "d" or writer is None or writer.closed:
             return False
-        if op == "d":
-            record = ["d", combinations]
-        elif op == "c":
-            generation, offset = self.position
-            record = ["c", combinations, reason, generation, offset]
-        else:
-            return False
-        writer.append(pack(record))
+        writer.append(pack(["d", combinations]))
         return True
 
 
@@ -284,6 +260,7 @@ class SweeperActor(pykka.ThreadingActor):
 
     use_daemon_thread = True
     dead_check_interval = 2.0
+    ORPHAN_AGE = 600.0
 
     def __init__(self, directory: str, map_type: Callable[[Any], Any] = dict,
                  compact_ratio: float = 2.0, local: Optional[LocalMarks] = None):
@@ -297,6 +274,7 @@ class SweeperActor(pykka.ThreadingActor):
         self.views: Dict[int, SweepView] = {}
         self.compact_ratio = compact_ratio
         self._next_dead_check = 0.0
+        self._new_writer: Optional[MarksWriter] = None  # created, not registered yet
         with self._locked():
             self._catch_up()
             self._maybe_compact()
@@ -304,11 +282,8 @@ class SweeperActor(pykka.ThreadingActor):
 
     # -- internals -----------------------------------------------------------------------
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self.journal.locked():
-            yield
-            self.local.position = self.journal.position
+    def _locked(self) -> Any:
+        return self.journal.locked()
 
     def _catch_up(self, marks: bool = True) -> None:
         """Under the lock: apply the journal (and the marks files), retire dead writers."""
@@ -324,25 +299,26 @@ class SweeperActor(pykka.ThreadingActor):
             self._retire_dead_writers()
         self._expire_leases()
 
-    def _apply_journal(self, records: List[Tuple[Position, Any]]) -> None:
-        for position, record in records:
+    def _apply_journal(self, records: List[Tuple[Tuple[int, int], Any]]) -> None:
+        for _, record in records:
             op = record[0]
             if op == "w":
                 self.marks.register(record[1], record[2])
             elif op == "x":
-                self._apply_marks(self.marks.retire(record[1]))
+                self.marks.retire(record[1])
             else:
-                self.state.apply(record, position)
+                if op in ("c", "f") or (op == "r" and record[1]):
+                    # It makes combinations todo again: first learn which ones are done.
+                    self._read_marks()
+                self.state.apply(record)
 
-    def _read_marks(self, everyone: bool = True) -> None:
-        """Apply what the marks files (or only this process's) gained; no lock needed: they
-        are append-only. Taking needs only this process's marks: the others' done marks
-        change nothing it may take, and their cancels are read when nothing else is left
-        (reading every process's marks in every process is what would not scale)."""
-        if everyone:
-            self._apply_marks(self.marks.read_new())
-        elif self.local.writer is not None:
-            self._apply_marks(self.marks.read_new(self.local.writer.name))
+    def _read_marks(self) -> None:
+        """Apply the done marks the marks files gained (no lock needed: append-only).
+
+        Taking never needs them (a done combination was in progress, so not todo): they
+        are read for queries, before a record gives combinations back, and at compaction.
+        Reading every process's marks on every take is what would not scale."""
+        self._apply_marks(self.marks.read_new())
 
     def _apply_marks(self, marks: Iterable[Tuple[Any, Any]]) -> None:
         apply_mark = self.state.apply_mark
@@ -352,18 +328,19 @@ class SweeperActor(pykka.ThreadingActor):
     def _retire_dead_writers(self) -> None:
         self._next_dead_check = time.monotonic() + self.dead_check_interval
         own = self.local.writer.name if self.local.writer is not None else None
-        for reader in self.marks.idle(1.0):
+        for reader in list(self.marks.readers.values()):
             if reader.name != own and owner_is_dead_here(reader.owner):
                 self._retire(reader.name)
 
     def _retire(self, name: str) -> None:
         self.journal.append(["x", name])
-        self._apply_marks(self.marks.retire(name))
+        self.marks.retire(name)
 
     def _ensure_writer(self) -> None:
-        """Under the lock: create and register this process's marks file (once)."""
+        """Under the lock: register this process's marks file (once)."""
         if self.local.writer is None:
-            writer = MarksWriter(self.directory)
+            writer = self._new_writer or MarksWriter(self.directory)
+            self._new_writer = None
             self.journal.append(["w", writer.name, self.owner])
             self.marks.register(writer.name, self.owner)
             self.local.writer = writer
@@ -373,7 +350,8 @@ class SweeperActor(pykka.ThreadingActor):
         now = time.time()
         if state.next_deadline is None or now < state.next_deadline:
             return
-        expired = [c for c, (_, d, _) in state.inprogress.items() if d is not None and d <= now]
+        self._read_marks()  # those done in time are not expired
+        expired = [c for c, (_, d) in state.inprogress.items() if d is not None and d <= now]
         if expired:
             log.warning("%s: %d in-progress combinations whose lease expired go back to todo: %s",
                         self.directory, len(expired), _sample(expired))
@@ -381,8 +359,8 @@ class SweeperActor(pykka.ThreadingActor):
         state._deadlines_changed()
 
     def _write(self, record: list) -> None:
-        position = self.journal.append(record)
-        self.state.apply(record, position)
+        self.journal.append(record)
+        self.state.apply(record)
 
     def _maybe_compact(self) -> None:
         live = self.state.live_entries()
@@ -391,17 +369,21 @@ class SweeperActor(pykka.ThreadingActor):
 
     def _compact(self) -> None:
         """Under the lock, caught up: snapshot everything, then remove finished marks files."""
+        self._read_marks()
         snapshot = self.state.dump()
         snapshot["writers"] = self.marks.dump()
         self.journal.compact(snapshot)
         self.marks.records_read = 0
-        keep = set(self.marks.readers)
+        retired, keep = set(self.marks.retired), set(self.marks.readers)
+        self.marks.retired = []
         for name in os.listdir(self.directory):
             if is_marks_name(name) and name not in keep:
-                # Retired (their marks are in the snapshot) or left by a compaction that
-                # died before removing them; a live writer's file is always registered.
-                Journal._unlink_quietly(os.path.join(self.directory, name))
-        self.marks.retired = []
+                path = os.path.join(self.directory, name)
+                # Retired (their marks are in the snapshot), or unregistered: left by a
+                # compaction or a process that died at the wrong moment, unless recent (a
+                # live process creates its file just before registering it).
+                if name in retired or _older_than(path, self.ORPHAN_AGE):
+                    Journal._unlink_quietly(path)
 
     def _view(self, view_id: int) -> SweepView:
         return self.views[view_id]
@@ -461,9 +443,9 @@ class SweeperActor(pykka.ThreadingActor):
     # like any others (in progress for this process, reclaimable if it dies) and released
     # when the loop slows down past RELEASE_AFTER, when its ParamSweeper goes away and
     # when the process stops. A slow loop (a real experiment) never reserves.
-    RESERVE_WINDOW = 0.01
-    RESERVE_MAX = 100
-    RELEASE_AFTER = 0.05
+    RESERVE_WINDOW = 0.05
+    RESERVE_MAX = 1000
+    RELEASE_AFTER = 0.5
 
     def take(self, view_id: int, count: int, filtr: Optional[Callable] = None,
              lease: Optional[float] = None, may_reserve: bool = False) -> List[Hashable]:
@@ -479,16 +461,12 @@ class SweeperActor(pykka.ThreadingActor):
                 if c is not None:
                     return [c]
             ahead = min(self.RESERVE_MAX, int(self.RESERVE_WINDOW / max(view.pace, 1e-6))) - 1
-        everyone = filtr is not None  # a filter sees every todo combination
-        # Outside the lock, the bulk of what it must read: keeps the critical section short.
+        # Outside the lock, the bulk of what it must read, and the creation (with an fsync)
+        # of this process's marks file: keeps the critical section short.
         self._apply_journal(self.journal.peek())
-        self._read_marks(everyone)
+        if self.local.writer is None and self._new_writer is None:
+            self._new_writer = MarksWriter(self.directory)
         taken = self._take_locked(view, count, max(ahead, 0), filtr, lease)
-        if not taken and not everyone:
-            # Before saying that none is left: the cancels of the other processes.
-            self._read_marks()
-            if view.remaining:
-                taken = self._take_locked(view, count, 0, filtr, lease)
         if len(taken) > count:
             view.reserved.extend(taken[count:])
             del taken[count:]
@@ -576,7 +554,7 @@ class SweeperActor(pykka.ThreadingActor):
         with self._locked():
             self._catch_up()
             self._retire_dead_writers()
-            dead = [c for c, (owner, _, _) in self.state.inprogress.items() if owner_is_dead_here(owner)]
+            dead = [c for c, (owner, _) in self.state.inprogress.items() if owner_is_dead_here(owner)]
             if dead:
                 log.warning("%s: %d combinations left in progress by dead processes go back to "
                             "todo: %s", self.directory, len(dead), _sample(dead))
@@ -590,7 +568,7 @@ class SweeperActor(pykka.ThreadingActor):
 
     def query(self, view_id: int, what: str) -> Any:
         """Copies of the sets a view exposes, limited to its sweeps."""
-        self._read_marks()  # at least this process's own done()/cancel() calls
+        self._read_marks()
         view, state = self._view(view_id), self.state
         # This view's reservations are not handed out: show them as remaining.
         reserved = {c for c in view.reserved if state.inprogress.get(c, (None,))[0] == self.owner}
@@ -624,14 +602,23 @@ class SweeperActor(pykka.ThreadingActor):
                 writer.close()  # fsync'ed: then tell the others it is complete
             with self._locked():
                 self._catch_up(marks=False)
-                self._read_marks(everyone=False)
                 for view in self.views.values():
                     self._release_reserved(view)
                 if writer is not None:
                     self._retire(writer.name)
                 self._maybe_compact()
+            if self._new_writer is not None:  # created, never used
+                self._new_writer.close()
+                Journal._unlink_quietly(self._new_writer.path)
             self.journal.close()
             self.marks.close()
+
+
+def _older_than(path: str, seconds: float) -> bool:
+    try:
+        return time.time() - os.stat(path).st_mtime > seconds
+    except FileNotFoundError:
+        return False
 
 
 def _count_in(marks: Any, view: SweepView) -> int:

@@ -6,8 +6,7 @@ writes taktuk's options file (in a private directory, removed when taktuk ends),
 taktuk, routes its output to a :class:`TaktukOutputParser` in the I/O thread, and ends
 the action when taktuk has ended (by then every TaktukProcess has ended too).
 
-taktuk gets ``quit`` on its stdin as soon as it starts: it still runs every command it
-was given and quits when they all ended, so no round trip is needed at the end. Kill is
+taktuk gets ``quit`` on its stdin once every TaktukProcess has ended. Kill is
 ``broadcast kill`` (TERM to every remote command's process group), then after
 ``kill_timeout`` ``broadcast kill 9``, then the local taktuk itself is killed.
 """
@@ -37,11 +36,7 @@ TAKTUK_QUIT_GRACE = 5.0
 
 
 class TaktukControl:
-    """What per-process kill and timeouts need from a running taktuk: its stdin and the ranks.
-
-    Shared by the actor, the parser (I/O thread) and TaktukProcess.kill (any thread):
-    every method only writes to taktuk's stdin, which is itself a message to the runtime.
-    """
+    """taktuk's stdin and the timers of a kill, shared by the actor and the parser (I/O thread)."""
 
     def __init__(self, taktuk: Any) -> None:
         self.taktuk = taktuk
@@ -54,33 +49,11 @@ class TaktukControl:
         if not self.closed:
             self.taktuk.write(line + "\n")
 
-    def kill_one(self, handle: Any, sig: int = signal.SIGTERM) -> None:
-        """Signal one remote command; before it started, the signal is sent when it starts."""
-        parser = self.parser
-        rank = parser.ranks.get(id(handle)) if parser is not None else None
-        if rank is not None and not parser.ended(handle):  # type: ignore[union-attr]
-            self.command("%d kill %d" % (rank, int(sig)))
-
     def started(self, handle: Any, rank: int) -> None:
-        """From the parser (I/O thread): a remote command started with this rank."""
+        """From the parser: a remote command started. One the action's kill did not reach
+        yet (its host was still being connected) is killed now."""
         if handle.killed:
-            self.kill_one(handle)
-        if handle.timeout is not None:
-            self.later(handle.timeout, self._timed_out, handle)
-
-    def _timed_out(self, handle: Any) -> None:
-        if handle.ended or (self.parser is not None and self.parser.ended(handle)):
-            return
-        handle.timeouted = True
-        handle.killed = True
-        self.kill_one(handle, signal.SIGTERM)
-        self.later(float(_config("kill_timeout", 60)), self._force, handle)
-
-    def _force(self, handle: Any) -> None:
-        if handle.ended or (self.parser is not None and self.parser.ended(handle)):
-            return
-        handle.forced_kill = True
-        self.kill_one(handle, signal.SIGKILL)
+            self.command("broadcast kill")
 
     def later(self, delay: float, function: Any, *args: Any) -> None:
         timer = threading.Timer(delay, function, args)
@@ -181,7 +154,13 @@ class TaktukActor(_ActionActorBase):
             self._watch(process)
             process.start()
         taktuk.start()
-        taktuk.write("quit\n")  # taktuk runs what it was given, then quits
+
+    def on_child_ended(self, child: Any) -> None:
+        # taktuk waits for commands on its stdin: once every host is done, let it go. Not
+        # earlier: after ``quit`` its network shuts down progressively, and a later
+        # ``<rank> kill`` may find no route to its node.
+        if self._control is not None and all(process.ended for process in self.action.processes):
+            self._control.command("quit")
 
     def on_kill(self) -> None:
         if self._taktuk is None or self._taktuk_ended or self._killing:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any, Callable, Dict, List, Optional
 
 from . import lifecycle
@@ -51,8 +52,8 @@ class TaktukOutputParser:
     """One run of taktuk: its output lines in, TaktukProcess state changes out.
 
     ``processes`` are the handles in taktuk position order (position 1 first).
-    ``on_started(handle, rank)`` is called when a remote command started, so that the
-    controller can kill it by rank later (per-process kill and timeout).
+    ``on_started(handle, rank)`` is called when a remote command started (the controller
+    kills it at once if the action was killed before).
     """
 
     def __init__(self, mode: str, processes: List[Any], file_count: int = 0,
@@ -120,7 +121,9 @@ class TaktukOutputParser:
             if handle is None or self.mode != EXEC:
                 self._unexpected(line)
             elif header == "C":
-                self._end(handle, exit_code_from_status(int(payload)))
+                exit_code = exit_code_from_status(int(payload))
+                self._note_timeout(handle, exit_code)
+                self._end(handle, exit_code)
             else:
                 self._ensure_started(handle)
                 lifecycle.output(handle, STDOUT if header == "A" else STDERR, payload + "\n")
@@ -194,6 +197,17 @@ class TaktukOutputParser:
                 self._transfer_progress(target)
         elif code not in _QUIET_STATES:
             self._unexpected(line)
+
+    @staticmethod
+    def _note_timeout(handle: Any, exit_code: int) -> None:
+        """taktuk itself enforces a process's timeout (``exec timeout <t> timeout <t + kill_timeout>
+        kill 9``): a command it signalled after that long has timed out."""
+        if handle.timeout is None or handle.killed or exit_code not in (-15, -9) or handle.start_date is None:
+            return
+        if time.time() - handle.start_date >= handle.timeout - 1.0:  # taktuk's timers tick each second
+            handle.timeouted = True
+            handle.killed = True
+            handle.forced_kill = exit_code == -9
 
     def _transfer_progress(self, handle: Any) -> None:
         if id(handle) in self._done:

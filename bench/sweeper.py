@@ -49,6 +49,7 @@ WORKER = textwrap.dedent("""
     s = ParamSweeper(directory, sweep({"a": list(range(n // 100)), "b": list(range(100))}))
     while time.time() < start_at:
         time.sleep(0.0005)
+    started = time.time()
     t0 = time.perf_counter()
     count = 0
     while time.perf_counter() - t0 < budget:
@@ -59,7 +60,8 @@ WORKER = textwrap.dedent("""
         count += 1
         if log is not None:
             os.write(log, b"%d %d %d\\n" % (os.getpid(), c["a"], c["b"]))
-    print(json.dumps({"count": count, "elapsed": time.perf_counter() - t0, "end": time.time()}))
+    print(json.dumps({"count": count, "elapsed": time.perf_counter() - t0, "start": started,
+                      "end": time.time()}))
 """)
 
 CHECK = textwrap.dedent("""
@@ -105,7 +107,11 @@ def throughput(python: str, n: int, processes: int, budget: float) -> Dict[str, 
                 raise SystemExit("a worker failed (%s)" % python)
             results.append(json.loads(out))
         ops = sum(r["count"] for r in results)
-        wall = max(r["end"] for r in results) - start_at
+        # From the first worker's start to the last end of a worker that did something:
+        # on a loaded machine a worker may start late, or only to find nothing left.
+        working = [r for r in results if r["count"]] or results
+        wall = max(r["end"] for r in working) - min(max(r.get("start", start_at), start_at)
+                                                     for r in results)
         done = done_in(python, directory, n)
         return {"ops": ops, "wall": wall, "rate": ops / wall, "recorded": len(done),
                 "lost": ops - len(done)}

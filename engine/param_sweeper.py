@@ -269,8 +269,8 @@ class ParamSweeper:
     def _mark(self, op: str, combinations: List[Hashable], reason: Any = None) -> None:
         combinations = [_hashable(c) for c in combinations]
         reason = None if reason is None else str(reason)
-        # done and cancel: straight into this process's marks file, from this thread
-        if not self._local.write(op, combinations, reason):
+        # done: straight into this process's marks file, from this thread
+        if not self._local.write(op, combinations):
             self._call("mark", op, combinations, reason)
 
     def done(self, combination: Hashable) -> None:
