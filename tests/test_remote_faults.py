@@ -112,3 +112,17 @@ def test_many_hosts_in_parallel(params, sshd_many):
     action = Remote("echo {{{host}}}", addresses, connection_params=params).run(120)
     assert action.ok, Report([action]).to_string()
     assert [p.stdout.strip() for p in action.processes] == addresses
+
+
+def test_timeout_applies_while_the_connection_is_set_up(params, sshd_fresh_host):
+    frozen = sshd_fresh_host()
+    frozen.freeze()
+    try:
+        slow = dict(params, ssh_options=("-o", "ConnectTimeout=30", "-o", "StrictHostKeyChecking=no",
+                                         "-o", "UserKnownHostsFile=/dev/null"))
+        started = time.monotonic()
+        p = SshProcess("true", frozen.address, connection_params=slow, timeout=1, nolog_timeout=True).run(60)
+        assert p.ended and p.timeouted
+        assert time.monotonic() - started < 10
+    finally:
+        frozen.thaw()
