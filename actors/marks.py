@@ -37,7 +37,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from execo_actors.journal import (JournalCorruptError, JournalError, encode_record,
+from execo_actors.journal import (JournalCorruptError, JournalError, _fsync_dir, encode_record,
                                   parse_records)
 
 log = logging.getLogger("execo.actors.journal")
@@ -79,6 +79,7 @@ class MarksWriter:
         try:
             self._write_all(HEADER)
             os.fsync(self._fd)
+            _fsync_dir(directory)  # its name must survive a power loss as well
         except BaseException:
             os.close(self._fd)
             raise

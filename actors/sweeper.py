@@ -409,6 +409,10 @@ class SweeperActor(pykka.ThreadingActor):
         view_id = id(view)
         self.views[view_id] = view
         self.state.views.append(view)
+        if self.local.writer is None and self._new_writer is None:
+            # Created (with fsyncs) now rather than under the lock at the first take;
+            # registered then. Removed at stop if this process never took anything.
+            self._new_writer = MarksWriter(self.directory)
         with self._locked():
             self._catch_up()
         view.rebuild(self.state)
@@ -461,11 +465,8 @@ class SweeperActor(pykka.ThreadingActor):
                 if c is not None:
                     return [c]
             ahead = min(self.RESERVE_MAX, int(self.RESERVE_WINDOW / max(view.pace, 1e-6))) - 1
-        # Outside the lock, the bulk of what it must read, and the creation (with an fsync)
-        # of this process's marks file: keeps the critical section short.
+        # Outside the lock, the bulk of what it must read: keeps the critical section short.
         self._apply_journal(self.journal.peek())
-        if self.local.writer is None and self._new_writer is None:
-            self._new_writer = MarksWriter(self.directory)
         taken = self._take_locked(view, count, max(ahead, 0), filtr, lease)
         if len(taken) > count:
             view.reserved.extend(taken[count:])
@@ -568,6 +569,9 @@ class SweeperActor(pykka.ThreadingActor):
 
     def query(self, view_id: int, what: str) -> Any:
         """Copies of the sets a view exposes, limited to its sweeps."""
+        # Without the lock: what the journal and the marks files gained (done() takes no
+        # lock, so this is what keeps queries as fresh as the last operation at least).
+        self._apply_journal(self.journal.peek())
         self._read_marks()
         view, state = self._view(view_id), self.state
         # This view's reservations are not handed out: show them as remaining.
