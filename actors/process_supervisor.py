@@ -31,6 +31,8 @@ from . import lifecycle
 
 log = logging.getLogger("execo")
 
+RESTARTABLE = ("local", "ssh")  # the drivers that can start a process again by itself
+
 
 def failure_reason(handle: Any) -> Optional[str]:
     """Why this attempt failed in a way worth retrying, or None (success, or not to retry)."""
@@ -49,6 +51,8 @@ def intercept(handle: Any) -> bool:
     """In the I/O thread, from lifecycle.ended: True when the supervisor will start it again."""
     if handle._retry_cancelled or len(handle.failures) >= handle.retries:
         return False
+    if handle._driver not in RESTARTABLE:
+        return False  # a TaktukProcess is one share of a taktuk run: it cannot start again alone
     reason = failure_reason(handle)
     if reason is None:
         return False
