@@ -12,6 +12,8 @@ Files in the directory::
     lock                 never replaced: the fcntl (lockf) lock every process takes
     journal-<gen>.msgpack  16-byte header (magic, generation), then records
     snapshot.msgpack     the compacted state of generation <gen>, replaced atomically
+    marks-<token>.msgpack  one per process: its done marks, appended without the lock
+                         (see :mod:`execo_actors.marks`; this module only frames them)
 
 A record is ``uint32 length | uint32 crc32 | msgpack payload``. A record cut off by a
 kill (it reaches past the end of the file, or it is the last thing in the file and its
@@ -42,7 +44,10 @@ A power loss of the machine holding the files can therefore drop only the last m
 Locking and NFS: ``fcntl.lockf`` locks are POSIX record locks. Linux NFS clients forward
 them to the server (NLM for NFSv3, built into NFSv4), revalidate their cache of the file
 when a lock is taken and flush written data when it is released, which is exactly the
-read-tail/append pattern used here. They belong to a *process*, not a thread or a file
+read-tail/append pattern used here. :meth:`Journal.peek` reads without the lock (to
+shorten the critical section): it only takes complete records and leaves anything
+doubtful to the locked read, so a stale NFS cache only makes it see less. Locks belong
+to a *process*, not a thread or a file
 object, and closing *any* descriptor of the lock file drops them: so exactly one
 :class:`Journal` per directory must exist in a process (the sweeper actor registry makes
 sure of it), and threads must be serialised above it.
@@ -545,7 +550,12 @@ def read_journal_records(directory: str, map_type: Callable[[Any], Any] = dict) 
     with open(path, "rb") as f:
         data = f.read()
     payloads, _, _ = parse_records(data[_HEADER.size:], _HEADER.size, path)
-    records = [r for r in map(unpack, payloads) if r[0] not in ("w", "x")]
+    records = []
+    for record in map(unpack, payloads):
+        if record[0] == "T":  # the compact form of a take: combinations packed once more
+            records.append(("t", unpack(record[5]), record[3], record[4]))
+        elif record[0] not in ("w", "x"):
+            records.append(record)
     for name in sorted(os.listdir(directory)):
         if is_marks_name(name):
             path = os.path.join(directory, name)

@@ -1,30 +1,30 @@
-"""Per-process marks files: done and cancel marks appended without the directory lock.
+"""Per-process marks files: done marks appended without the directory lock.
 
 Why: with one shared journal every operation takes the directory's fcntl lock, and
 several processes on a busy machine spend their time handing that lock to each other.
-Only *taking* combinations needs mutual exclusion (two workers must never get the same
-one); ending a hold does not. So each process appends its ``done`` and ``cancel`` marks
-to a file of its own, ``marks-<token>.msgpack``, with a plain ``write()`` and no lock,
-and every process reads every such file, the way it reads the shared journal.
+Only *taking* combinations (and giving them back) needs mutual exclusion: two workers
+must never get the same one. Ending a hold with done does not. So each process appends
+its done marks to a file of its own, ``marks-<random token>.msgpack``, with one plain
+``write()`` from the calling thread and no lock, and other processes read those files
+when they need the done marks (queries, compaction, before a record gives combinations
+back), the way they read the shared journal.
 
-Layout: a 16-byte header (magic ``EXECOM1\\n``, 8 zero bytes), then records framed as in
-the shared journal (``uint32 length | uint32 crc32 | msgpack``). A file is *registered*
-by a ``["w", name, owner]`` record in the shared journal, written under the lock right
-after the file is created, so readers learn every file from the journal (no directory
-listing on the hot path), and *retired* by ``["x", name]`` when its process stops.
+Layout: a 16-byte header (magic ``EXECOM1\n``, 8 zero bytes), then records framed as in
+the shared journal (``uint32 length | uint32 crc32 | msgpack``), each ``["d", combs]``.
+A file is *registered* by a ``["w", name, owner]`` record in the shared journal, written
+under the lock before its first mark, so readers learn every file from the journal (no
+directory listing on the hot path), and *retired* by ``["x", name]`` when its process
+stops, or when another process of its host finds it dead. Snapshots list the files still
+followed and the offset up to which they cover each; compaction removes retired files.
 
-Why merging is safe without a global order between files (the rules live in
-:class:`execo_actors.sweeper.SweeperState`): a done mark is final, so it commutes with
-everything; a cancel mark names its owner and the shared-journal position its writer had
-reached, and it only releases a hold of that owner taken *before* that position. Takes
-stay in the shared journal, read entirely under the lock before deciding, so a
-combination held by a live worker is never handed to another one, whatever the order in
-which a reader happens to see the marks.
+Why merging needs no global order: done is final. A done mark ends whatever hold there
+is, and a take of a combination already done is ignored, so a reader may apply a done
+mark before or after the journal records written around it and reach the same state.
 
 A record still being written by a live process looks like a torn tail: readers leave it
-for later instead of dropping it. Once the writer is known to be finished (it retired its
-file, or it was a process of this host that no longer runs) a torn tail is dropped with a
-warning, as in the shared journal.
+for later instead of dropping it. Once the writer is known to be finished (retired) a
+torn tail is dropped with a warning, as in the shared journal; a bad record followed by
+a valid one is corruption and raises JournalCorruptError naming the file and offset.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def is_marks_name(name: str) -> bool:
 
 
 class MarksWriter:
-    """Appends this process's marks to its own file; thread-safe, no inter-process lock.
+    """Appends this process's done marks to its own file; thread-safe, no inter-process lock.
 
     Durability: each record is written with one ``write()`` before the mark is
     acknowledged (it survives a SIGKILL); the file is fsync'ed at most once per

@@ -31,6 +31,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -169,6 +170,8 @@ def main() -> None:
                         help="seconds after which a run stops (the original never finishes 10,000 quickly)")
     parser.add_argument("--kill", action="store_true", help="also measure losses under SIGKILL")
     parser.add_argument("--kill-seconds", type=float, default=5.0)
+    parser.add_argument("--kill-n", type=int, default=200000,
+                        help="combinations of the SIGKILL run (enough to keep workers busy while killed)")
     parser.add_argument("--no-original", action="store_true", help="skip execo 2.8.2")
     parser.add_argument("-r", "--rounds", type=int, default=3,
                         help="rounds of this execo's runs (1 then 4 processes); the best of each is kept")
@@ -178,6 +181,8 @@ def main() -> None:
         impls.append(("execo 2.8.2", ensure_original_venv()))
 
     results: Dict[str, Dict[int, Dict[str, float]]] = {}
+    rates: Dict[int, List[float]] = {1: [], 4: []}
+    ratios: List[float] = []
     for name, python in impls:
         results[name] = {}
         for _ in range(args.rounds if python == sys.executable else 1):
@@ -189,22 +194,31 @@ def main() -> None:
                 best = results[name].get(procs)
                 if best is None or r["rate"] > best["rate"] or r["lost"]:
                     results[name][procs] = r
+                if python == sys.executable:
+                    rates[procs].append(r["rate"])
+            if python == sys.executable:
+                ratios.append(rates[4][-1] / rates[1][-1])
+                print("%-13s this round, 4 processes / 1 process: %.2f" % ("", ratios[-1]), flush=True)
     ours = results["execo (this)"]
-    print("best rates: this execo %.0f /s (1 process), %.0f /s (4 processes); 4 processes / 1 process: %.2f"
-          % (ours[1]["rate"], ours[4]["rate"], ours[4]["rate"] / ours[1]["rate"]))
+    print("this execo: 1 process best %.0f /s, median %.0f /s; 4 processes best %.0f /s, median %.0f /s"
+          % (max(rates[1]), statistics.median(rates[1]), max(rates[4]), statistics.median(rates[4])))
+    print("4 processes / 1 process: best/best %.2f; per round %s, median %.2f"
+          % (max(rates[4]) / max(rates[1]), " ".join("%.2f" % x for x in ratios),
+             statistics.median(ratios)))
     if "execo 2.8.2" in results:
         orig = results["execo 2.8.2"]
         print("this execo / execo 2.8.2, 1 process: %.1fx; 4 processes: %.1fx"
               % (ours[1]["rate"] / orig[1]["rate"], ours[4]["rate"] / orig[4]["rate"]))
     if args.kill:
         for name, python in impls:
-            k = under_kills(python, args.n, args.kill_seconds)
+            k = under_kills(python, args.kill_n if python == sys.executable else args.n, args.kill_seconds)
             print("%-13s under SIGKILL (%d kills in %.0f s): %d acknowledged done, %d lost, %d duplicated"
                   % (name, k["kills"], args.kill_seconds, k["acknowledged"], k["lost"], k["duplicated"]),
                   flush=True)
     ok = ours[1]["rate"] >= 1000 and ours[1]["lost"] == 0 and ours[4]["lost"] == 0 \
-        and ours[4]["rate"] > ours[1]["rate"]
-    print("targets (>= 1000/s in one process, nothing lost, 4 processes faster than 1): %s"
+        and statistics.median(ratios) > 1
+    print("targets (>= 1000/s in one process, nothing lost, 4 processes faster than 1 (median of "
+          "rounds)): %s"
           % ("met" if ok else "NOT met"))
 
 

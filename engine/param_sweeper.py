@@ -15,7 +15,12 @@ Differences from execo 2.8 (deliberate):
   of an arbitrary set order;
 - a SIGKILL at any instant loses no acknowledged mark, and in-progress marks of dead
   workers can be recovered (:meth:`reclaim_dead`, or leases with ``lease=seconds``);
-- a failed combination can be retried a bounded number of times (:meth:`failed`).
+- a failed combination can be retried a bounded number of times (:meth:`failed`);
+- a get_next() loop faster than a few milliseconds per call takes combinations ahead
+  (up to 50 ms of its pace, at most 1,000) with one lock operation: they are in progress
+  for the other processes until handed out, or released when the loop slows down or the
+  process stops (see :class:`execo_actors.sweeper.SweeperActor`). Near the end of such a
+  fast campaign another worker may thus find nothing left a little before this one ends.
 """
 
 from __future__ import annotations
@@ -251,7 +256,8 @@ class ParamSweeper:
 
         :param filtr: receives the set of todo combinations and returns an iterable; its
           first item (which must be todo) is taken. Use it to filter or order.
-          It runs in the sweeper's thread: keep it quick and do not call the sweeper from it.
+          It runs holding the sweeper's lock: keep it quick and do not call the sweeper
+          from it.
         """
         taken = self._call("take", self._view_id, 1, filtr, self._lease, True)
         if not taken:
