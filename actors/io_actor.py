@@ -62,13 +62,18 @@ class WakeupInbox:
         return self._queue.empty()
 
     def clear_signal(self) -> None:
-        """Called by the loop before draining: later puts must write a new byte."""
-        self._signaled = False
+        """Called by the loop before draining: later puts must write a new byte.
+
+        The pipe is emptied *before* the flag is cleared: the other order lets a put that
+        lands in between set the flag and have its byte swallowed, so that every later put
+        saw the flag up, wrote nothing, and waited for an unrelated wakeup.
+        """
         try:
             while os.read(self.read_fd, 4096):
                 pass
         except (BlockingIOError, OSError):
             pass
+        self._signaled = False
 
     def close(self) -> None:
         """Close the read end only: a late ``put`` then fails with EPIPE instead of
