@@ -97,6 +97,9 @@ class ProcessSupervisor(pykka.ThreadingActor):
         where = " on %s" % (handle.host.address,) if getattr(handle, "host", None) is not None else ""
         log.info("%s%s failed (%s): retry %d of %d in %gs", handle.name, where, reason, retry, handle.retries, delay)
         self._waiting[id(handle)] = handle
+        if handle._retry_cancelled:  # killed after intercept() but before this message: no wait
+            self._due(handle)
+            return
         ref = self.actor_ref
         from .runtime import get_runtime
 
