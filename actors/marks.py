@@ -5,7 +5,7 @@ several processes on a busy machine spend their time handing that lock to each o
 Only *taking* combinations (and giving them back) needs mutual exclusion: two workers
 must never get the same one. Ending a hold with done does not. So each process appends
 its done marks to a file of its own, ``marks-<random token>.msgpack``, with one plain
-``write()`` from the calling thread and no lock, and other processes read those files
+``write()`` from its sweeper actor's thread and no directory lock, and other processes read those files
 when they need the done marks (queries, compaction, before a record gives combinations
 back), the way they read the shared journal.
 

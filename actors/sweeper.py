@@ -1,13 +1,11 @@
 """The sweeper actor: the state of a parameter sweep shared by threads, processes and hosts.
 
 One :class:`SweeperActor` exists per persistence directory in a process (see
-:func:`sweeper_for`); every thread's ParamSweeper uses it, through :class:`LocalMarks`
-which runs its handlers in the calling thread under a mutex (a round trip to the actor's
-thread cost more than the work itself), so the per-process fcntl lock of the
-:class:`~execo_actors.journal.Journal` is only ever held by one thread. Taking
+:func:`sweeper_for`); every thread's ParamSweeper asks it, so the per-process fcntl lock
+of the :class:`~execo_actors.journal.Journal` is only ever held by its thread. Taking
 combinations reads (mostly without the lock, see Journal.peek) what other processes
 appended to the shared journal, then under the lock reads the rest, decides and appends
-its record. done() appends to this process's marks file without any lock
+its record. done() appends to this process's own marks file without the directory lock
 (:mod:`execo_actors.marks`).
 
 Records of the shared journal (msgpack arrays; ``combs`` is a list of combinations):
@@ -255,40 +253,6 @@ class SweeperState:
             view.discard(combs)
 
 
-class LocalMarks:
-    """The hot path of a process's sweeper, run in the calling thread.
-
-    Measured (bench/sweeper.py): a round trip to the actor thread costs two thread
-    wake-ups, and with four busy worker processes on two cores each wake-up waits for a
-    CPU, up to a millisecond; that, not the directory lock, kept four processes slower
-    than one. So the facade runs the actor's handlers in its own thread, serialised with
-    the actor by `mutex` (:meth:`call`), and done() does not even take the mutex: it
-    appends to this process's marks file (:meth:`write`). The actor still owns the
-    files: it opens them, and closes them when it stops.
-    """
-
-    def __init__(self) -> None:
-        self.writer: Optional[MarksWriter] = None
-        self.mutex = threading.Lock()
-        self.actor: Optional["SweeperActor"] = None  # None once stopped
-
-    def call(self, name: str, args: Any) -> Any:
-        """Run the actor's handler `name` in this thread; ActorDeadError once it stopped."""
-        with self.mutex:
-            actor = self.actor
-            if actor is None:
-                raise pykka.ActorDeadError("the sweeper actor stopped")
-            return actor.handle(name, args)
-
-    def write(self, op: str, combinations: List[Hashable]) -> bool:
-        """Append a done mark and return True, or False when the actor must write the mark."""
-        writer = self.writer
-        if op != "d" or writer is None or writer.closed:
-            return False
-        writer.append(pack(["d", combinations]))
-        return True
-
-
 class SweeperActor(pykka.ThreadingActor):
     """Owns the journal of one directory in this process and answers every thread."""
 
@@ -297,12 +261,12 @@ class SweeperActor(pykka.ThreadingActor):
     ORPHAN_AGE = 600.0
 
     def __init__(self, directory: str, map_type: Callable[[Any], Any] = dict,
-                 compact_ratio: float = 2.0, local: Optional[LocalMarks] = None):
+                 compact_ratio: float = 2.0):
         super().__init__()
         self.directory = directory
         self.journal = Journal(directory, map_type)
         self.marks = MarksFiles(directory, self.journal.unpack)
-        self.local = local if local is not None else LocalMarks()
+        self.writer: Optional[MarksWriter] = None  # this process's marks file, once registered
         self.state = SweeperState()
         self.owner = this_owner()
         self.views: Dict[int, SweepView] = {}
@@ -313,7 +277,6 @@ class SweeperActor(pykka.ThreadingActor):
         with self._locked():
             self._catch_up()
             self._maybe_compact()
-        self.local.actor = self
 
     # -- internals -----------------------------------------------------------------------
 
@@ -372,7 +335,7 @@ class SweeperActor(pykka.ThreadingActor):
 
     def _retire_dead_writers(self) -> None:
         self._next_dead_check = time.monotonic() + self.dead_check_interval
-        own = self.local.writer.name if self.local.writer is not None else None
+        own = self.writer.name if self.writer is not None else None
         for reader in list(self.marks.readers.values()):
             if reader.name != own and owner_is_dead_here(reader.owner):
                 self._retire(reader.name)
@@ -383,12 +346,12 @@ class SweeperActor(pykka.ThreadingActor):
 
     def _ensure_writer(self) -> None:
         """Under the lock: register this process's marks file (once)."""
-        if self.local.writer is None:
+        if self.writer is None:
             writer = self._new_writer or MarksWriter(self.directory)
             self._new_writer = None
             self.journal.append(["w", writer.name, self.owner])
             self.marks.register(writer.name, self.owner)
-            self.local.writer = writer
+            self.writer = writer
 
     def _expire_leases(self) -> None:
         state = self.state
@@ -436,10 +399,9 @@ class SweeperActor(pykka.ThreadingActor):
     # -- messages ------------------------------------------------------------------------
 
     def on_receive(self, message: Any) -> Any:
-        """``(method name, args)``: a plain ask (the facade uses LocalMarks.call instead)."""
+        """``(method name, args)``, asked by the ParamSweeper facades of every thread."""
         name, args = message
-        with self.local.mutex:
-            return self.handle(name, args)
+        return self.handle(name, args)
 
     def handle(self, name: str, args: Any) -> Any:
         if name not in self.MESSAGES:
@@ -455,7 +417,7 @@ class SweeperActor(pykka.ThreadingActor):
         self.views[view_id] = view
         self._views_by_digest[view.digest] = view
         self.state.views.append(view)
-        if self.local.writer is None and self._new_writer is None:
+        if self.writer is None and self._new_writer is None:
             # Created (with fsyncs) now rather than under the lock at the first take;
             # registered then. Removed at stop if this process never took anything.
             self._new_writer = MarksWriter(self.directory)
@@ -574,7 +536,13 @@ class SweeperActor(pykka.ThreadingActor):
                 self._write(["u", mine])
 
     def mark(self, op: str, combinations: List[Hashable], reason: Any = None) -> None:
-        """Skips, and marks of a process that has taken nothing yet: in the shared journal."""
+        """Done marks go to this process's own marks file, without the directory lock (done
+        is final, so the order in which others read them does not matter); skips, and
+        marks of a process that has taken nothing yet, go to the shared journal."""
+        writer = self.writer
+        if op == "d" and writer is not None and not writer.closed:
+            writer.append(pack(["d", combinations]))
+            return
         with self._locked():
             self._catch_up()
             if op == "d":
@@ -653,23 +621,21 @@ class SweeperActor(pykka.ThreadingActor):
         raise ValueError("unknown sweeper query %r" % what)
 
     def on_stop(self) -> None:
-        with self.local.mutex:
-            self.local.actor = None
-            writer = self.local.writer
+        writer = self.writer
+        if writer is not None:
+            writer.close()  # fsync'ed: then tell the others it is complete
+        with self._locked():
+            self._catch_up(marks=False)
+            for view in self.views.values():
+                self._release_reserved(view)
             if writer is not None:
-                writer.close()  # fsync'ed: then tell the others it is complete
-            with self._locked():
-                self._catch_up(marks=False)
-                for view in self.views.values():
-                    self._release_reserved(view)
-                if writer is not None:
-                    self._retire(writer.name)
-                self._maybe_compact()
-            if self._new_writer is not None:  # created, never used
-                self._new_writer.close()
-                Journal._unlink_quietly(self._new_writer.path)
-            self.journal.close()
-            self.marks.close()
+                self._retire(writer.name)
+            self._maybe_compact()
+        if self._new_writer is not None:  # created, never used
+            self._new_writer.close()
+            Journal._unlink_quietly(self._new_writer.path)
+        self.journal.close()
+        self.marks.close()
 
 
 def _array_of_packed(items: List[bytes]) -> bytes:
@@ -708,13 +674,12 @@ def _sample(combinations: List[Any], n: int = 3) -> str:
     return shown + (" and %d more" % (len(combinations) - n) if len(combinations) > n else "")
 
 
-_registry: Dict[Tuple[int, int], Tuple[pykka.ActorRef, LocalMarks]] = {}
+_registry: Dict[Tuple[int, int], pykka.ActorRef] = {}
 _registry_lock = threading.Lock()
 
 
-def sweeper_for(directory: str, map_type: Callable[[Any], Any] = dict
-                ) -> Tuple[pykka.ActorRef, LocalMarks]:
-    """This process's actor for `directory` (started on first use) and its fast mark path.
+def sweeper_for(directory: str, map_type: Callable[[Any], Any] = dict) -> pykka.ActorRef:
+    """This process's actor for `directory` (started on first use).
 
     Keyed by the directory's device and inode, so two paths to one directory (a symlink,
     a relative path) share one actor and one lock.
@@ -722,23 +687,21 @@ def sweeper_for(directory: str, map_type: Callable[[Any], Any] = dict
     st = os.stat(directory)
     key = (st.st_dev, st.st_ino)
     with _registry_lock:
-        entry = _registry.get(key)
-        if entry is None or not entry[0].is_alive():
-            local = LocalMarks()
-            entry = (SweeperActor.start(directory, map_type, local=local), local)
-            _registry[key] = entry
-        return entry
+        ref = _registry.get(key)
+        if ref is None or not ref.is_alive():
+            ref = _registry[key] = SweeperActor.start(directory, map_type)
+        return ref
 
 
 def sweeper_actor_for(directory: str, map_type: Callable[[Any], Any] = dict) -> pykka.ActorRef:
     """The reference of this process's actor for `directory` (see :func:`sweeper_for`)."""
-    return sweeper_for(directory, map_type)[0]
+    return sweeper_for(directory, map_type)
 
 
 def stop_all_sweeper_actors() -> None:
     """Stop every sweeper actor of this process (fsync, maybe compact, release the files)."""
     with _registry_lock:
-        refs = [ref for ref, _ in _registry.values()]
+        refs = list(_registry.values())
         _registry.clear()
     for ref in refs:
         try:

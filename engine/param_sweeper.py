@@ -130,7 +130,7 @@ class ParamSweeper:
         self._name = name or os.path.basename(self._dir)
         self._lease = lease
         try:
-            self._actor, self._local = sweeper_for(self._dir, HashableDict)
+            self._actor = sweeper_for(self._dir, HashableDict)
         except JournalError as exc:
             raise ParamSweeperError("ParamSweeper(%s): %s" % (self._dir, exc)) from exc
         self._view_id: Optional[int] = None
@@ -201,7 +201,7 @@ class ParamSweeper:
     # -- state -----------------------------------------------------------------------------
 
     def _call(self, name: str, *args: Any) -> Any:
-        return self._local.call(name, args)
+        return self._actor.ask((name, args))
 
     def _query(self, what: str) -> Any:
         return self._call("query", self._view_id, what)
@@ -275,9 +275,7 @@ class ParamSweeper:
     def _mark(self, op: str, combinations: List[Hashable], reason: Any = None) -> None:
         combinations = [_hashable(c) for c in combinations]
         reason = None if reason is None else str(reason)
-        # done: straight into this process's marks file, from this thread
-        if not self._local.write(op, combinations):
-            self._call("mark", op, combinations, reason)
+        self._call("mark", op, combinations, reason)
 
     def done(self, combination: Hashable) -> None:
         """Mark `combination` done, for good (never handed out again, even after reset())."""
