@@ -13,6 +13,8 @@ from .ssh_process import SshProcess
 from .action import (Action, ActionLifecycleHandler, Local, ParallelActions, SequentialActions,
                      filter_bad_hosts, wait_all_actions, wait_any_actions)
 from .remote import Get, Put, Remote
+from .port_forwarder import PortForwarder
+from .serial import RemoteSerial, Serial, SerialSsh
 from .action_factory import default_action_factory, get_fileget, get_fileput, get_remote
 from .report import Report
 from .exceptions import ActionsFailed, ProcessesFailed

@@ -135,6 +135,9 @@ def make_default_connection_params() -> Dict[str, Any]:
       programs otherwise (e.g. oarsh); ``"pool"`` or ``"command"`` force one backend.
     - ``ssh_config_file`` (new): the OpenSSH client config the pooled backend reads
       (None: ``~/.ssh/config``).
+    - ``ssh_control_master`` (new): with the command-line backend, share one OpenSSH
+      master connection per host (None: on for the plain ``ssh``, off for other programs).
+    - ``ssh_control_persist`` (new): seconds an idle master connection stays (None: 60).
     """
     return {
         "user": None,
@@ -159,6 +162,8 @@ def make_default_connection_params() -> Dict[str, Any]:
         "host_rewrite_func": None,
         "ssh_backend": "auto",
         "ssh_config_file": None,
+        "ssh_control_master": None,
+        "ssh_control_persist": None,
     }
 
 

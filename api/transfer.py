@@ -6,11 +6,13 @@ command-line backend, execo 2.8's ``scp`` command line, run as a local process.
 
 from __future__ import annotations
 
+import os
 from typing import Any, List, Mapping, Optional
 
 from .config import make_connection_params
 from .host import Host
 from .process import Process
+from .ssh_master import control_options
 from .ssh_process import uses_command_backend
 from .ssh_utils import get_rewritten_host_address, get_scp_command
 
@@ -25,7 +27,10 @@ class TransferProcess(Process):
         host = Host(host)
         params = make_connection_params(connection_params)
         address = get_rewritten_host_address(host.address, params)
+        command_backend = uses_command_backend(params, "scp")
         scp = get_scp_command(host.user, host.keyfile, host.port, params)
+        if command_backend and os.path.basename(str(params.get("scp"))) == "scp":
+            scp += control_options(params)  # scp hands -o to ssh: Put and Get reuse the masters too
         if direction == "put":
             cmd = scp + tuple(files) + ("%s:%s" % (address, destination),)
         else:
@@ -39,7 +44,7 @@ class TransferProcess(Process):
         self.files = list(files)
         self.destination = destination
         self._params = params
-        if not uses_command_backend(params, "scp"):
+        if not command_backend:
             self._driver = "ssh"
 
     def _name_source(self) -> Any:

@@ -69,7 +69,8 @@ def test_default_connection_params_values():
         "chainput_nc_server_timeout": 30, "nc": "/bin/nc.traditional -v -v",
         "chainput_host_retry": 5, "chainput_chain_retry": 10, "chainput_try_delay": 1,
         "forwarding_timeout": 25, "pty": False, "host_rewrite_func": None,
-        "ssh_backend": "auto", "ssh_config_file": None,
+        "ssh_backend": "auto", "ssh_config_file": None, "ssh_control_master": None,
+        "ssh_control_persist": None,
     }
     for key, value in expected_scalars.items():
         assert params[key] == value, key
