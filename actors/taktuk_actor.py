@@ -7,7 +7,8 @@ taktuk, routes its output to a :class:`TaktukOutputParser` in the I/O thread, an
 the action when taktuk has ended (by then every TaktukProcess has ended too).
 
 taktuk gets ``quit`` on its stdin once every TaktukProcess has ended. Kill is
-``broadcast kill`` (TERM to every remote command's process group), then after
+``broadcast kill`` (TERM to every remote command's process group, repeated each second
+until they all ended), then after
 ``kill_timeout`` ``broadcast kill 9``, then the local taktuk itself is killed.
 """
 
@@ -33,6 +34,8 @@ log = logging.getLogger("execo")
 
 # After the forced ``broadcast kill 9``, how long taktuk may take to quit before it is killed.
 TAKTUK_QUIT_GRACE = 5.0
+# While killing, ``broadcast kill`` is repeated at this period until every command ended.
+KILL_REPEAT = 1.0
 
 
 class TaktukControl:
@@ -46,14 +49,14 @@ class TaktukControl:
         self.closed = False
 
     def command(self, line: str) -> None:
-        if not self.closed:
+        if not self.closed and not self.taktuk.ended and not self.taktuk.error:
             self.taktuk.write(line + "\n")
 
     def started(self, handle: Any, rank: int) -> None:
         """From the parser: a remote command started. One the action's kill did not reach
         yet (its host was still being connected) is killed now."""
         if handle.killed:
-            self.command("broadcast kill")
+            self.command("broadcast kill")  # the actor repeats it too, until every command ended
 
     def later(self, delay: float, function: Any, *args: Any) -> None:
         timer = threading.Timer(delay, function, args)
@@ -124,6 +127,8 @@ class TaktukActor(_ActionActorBase):
             self._check_end()
         elif kind == "escalate":
             self._escalate(message[1])
+        elif kind == "rekill":
+            self._rekill()
         else:
             return super().on_receive(message)
 
@@ -170,12 +175,20 @@ class TaktukActor(_ActionActorBase):
             if not process.ended:
                 process.killed = True
         assert self._control is not None
-        self._control.command("broadcast kill")
-        self._control.later(float(_config("kill_timeout", 60)), self._tell_escalate, 1)
+        self._rekill()
+        self._control.later(float(_config("kill_timeout", 60)), self._tell, "escalate", 1)
 
-    def _tell_escalate(self, stage: int) -> None:
+    def _rekill(self) -> None:
+        """``broadcast kill`` until every command ended: a command that starts after the first
+        one (its host was still being connected) is caught by a later one."""
+        if self._taktuk_ended or self._control is None or all(p.ended for p in self.action.processes):
+            return
+        self._control.command("broadcast kill")
+        self._control.later(KILL_REPEAT, self._tell, "rekill")
+
+    def _tell(self, *message: Any) -> None:
         try:
-            self.actor_ref.tell(("escalate", stage))
+            self.actor_ref.tell(message)
         except pykka.ActorDeadError:
             pass
 
@@ -187,7 +200,7 @@ class TaktukActor(_ActionActorBase):
                 if not process.ended:
                     process.forced_kill = True
             self._control.command("broadcast kill %d" % signal.SIGKILL)
-            self._control.later(TAKTUK_QUIT_GRACE, self._tell_escalate, 2)
+            self._control.later(TAKTUK_QUIT_GRACE, self._tell, "escalate", 2)
         else:
             log.warning("%s: taktuk did not quit after kill: killing it", self.action.name)
             self._taktuk.kill(signal.SIGKILL)

@@ -22,13 +22,12 @@ Differences from execo 2.8 (which raised ``TypeError`` at construction on Python
   wait status; 2.8 kept it raw).
 - ``error_reason`` names the host and what happened, with ssh's last message
   (``taktuk: connection to 10.0.0.3 failed: ssh: connect to host ... refused``).
-- taktuk gets ``quit`` on its stdin as soon as it starts, so it quits once everything ran
-  (2.8 wrote it when every process had ended). A remote command reading its stdin gets end
-  of file.
 - ``kill()`` escalates: ``broadcast kill`` (SIGTERM), after ``kill_timeout`` ``broadcast
-  kill 9`` (``forced_kill``), then the local taktuk is killed. ``TaktukProcess.kill()`` and a
-  ``timeout`` in process_args kill one remote command (by its taktuk rank); 2.8 had neither.
-- The state template also carries taktuk's ``$rank`` (used for per-process kill).
+  kill 9`` (``forced_kill``), then the local taktuk is killed.
+- A ``timeout`` in process_args works: taktuk enforces it (``exec timeout``), then the process
+  is ``timeouted`` (2.8 ignored it). ``TaktukProcess.kill()`` raises NotImplementedError, as
+  in 2.8: kill the TaktukRemote.
+- The state template also carries taktuk's ``$rank``.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ from execo_actors.taktuk_actor import TaktukActor
 from execo_actors.taktuk_parser import EXEC, GET, PUT
 
 from .action import Action
-from .config import make_connection_params
+from .config import configuration, make_connection_params
 from .host import Host
 from .process import Process, ProcessBase
 from .remote import _hosts, _substituted_handlers
@@ -110,13 +109,14 @@ class TaktukProcess(ProcessBase):
         return self
 
     def kill(self, sig: int = 15, auto_force_kill_timeout: Any = True) -> "TaktukProcess":
-        """Signal this host's remote command (through taktuk, by its rank)."""
-        if (self.started or self._start_pending) and not self.ended:
-            self.killed = True
-            control = self._taktuk_control
-            if control is not None:
-                control.kill_one(self, sig)
-        return self
+        """Not available: kill the TaktukRemote (taktuk delivers a command aimed at one host
+        only once that host's earlier commands completed, so it could not kill it)."""
+        if not self.started and not self._start_pending or self.ended:
+            return self
+        raise NotImplementedError("%s: a TaktukProcess cannot be killed alone: kill its TaktukRemote" % (self.name,))
+
+    def __exit__(self, *exc: Any) -> None:
+        """Its TaktukRemote's context manager does the killing."""
 
     def write(self, s: Any) -> "TaktukProcess":
         raise NotImplementedError("%s: writing to a remote command's stdin through taktuk is not supported"
@@ -215,9 +215,15 @@ class TaktukRemote(Action):
 
     def _taktuk_options_text(self) -> str:
         words: List[str] = []
+        kill_timeout = float(configuration["kill_timeout"])
         for index in self._taktuk_order():
+            process = self.processes[index]
             words += self._host_words(index)
-            words += ["-[", "exec", "[", taktuk_remote_command(self.processes[index].cmd), "]", "-]"]
+            words += ["-[", "exec"]
+            if process.timeout is not None:  # taktuk enforces it: TERM, then KILL after kill_timeout
+                words += ["timeout", "%g" % (process.timeout,), "timeout", "%g" % (process.timeout + kill_timeout,),
+                          "kill", "9"]
+            words += ["[", taktuk_remote_command(process.cmd), "]", "-]"]
         return " ".join(words) + "\n"
 
     def _taktuk_file_count(self) -> int:
@@ -225,7 +231,8 @@ class TaktukRemote(Action):
 
     def _new_taktuk_process(self, argv: List[str]) -> Process:
         return Process(argv, shell=False, default_stdout_handler=False, nolog_error=True,
-                       nolog_exit_code=True, nolog_timeout=True, name="taktuk for %s" % (self.name,))
+                       nolog_exit_code=True, nolog_timeout=True, nolog_write_error=True,
+                       ignore_write_error=True, name="taktuk for %s" % (self.name,))
 
     def _reset_children(self) -> None:
         super()._reset_children()
