@@ -14,6 +14,7 @@ until they all ended), then after
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -36,6 +37,15 @@ log = logging.getLogger("execo")
 TAKTUK_QUIT_GRACE = 5.0
 # While killing, ``broadcast kill`` is repeated at this period until every command ended.
 KILL_REPEAT = 1.0
+
+# Options directories of the taktuks still running: removed at exit if the program ends first.
+_live_dirs: set = set()
+
+
+@atexit.register
+def _remove_live_dirs() -> None:
+    for path in list(_live_dirs):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class TaktukControl:
@@ -139,6 +149,7 @@ class TaktukActor(_ActionActorBase):
             self._taktuk_ended = True
             return
         self._dir = tempfile.mkdtemp(prefix="execo-taktuk-")
+        _live_dirs.add(self._dir)
         options_path = os.path.join(self._dir, "options")
         with open(options_path, "w", encoding="utf-8", errors="surrogateescape") as f:
             f.write(action._taktuk_options_text())
@@ -213,6 +224,7 @@ class TaktukActor(_ActionActorBase):
             self._control.close()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
+            _live_dirs.discard(self._dir)
             self._dir = None
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
