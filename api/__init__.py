@@ -14,6 +14,8 @@ from .action import (Action, ActionLifecycleHandler, Local, ParallelActions, Seq
                      filter_bad_hosts, wait_all_actions, wait_any_actions)
 from .remote import Get, Put, Remote
 from .port_forwarder import PortForwarder
+from .taktuk import TaktukGet, TaktukProcess, TaktukPut, TaktukRemote
+from .chainput import ChainPut
 from .serial import RemoteSerial, Serial, SerialSsh
 from .action_factory import default_action_factory, get_fileget, get_fileput, get_remote
 from .report import Report

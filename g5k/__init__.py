@@ -31,3 +31,4 @@ from .oar import (
 )
 from .oar_dates import format_oar_date, format_oar_duration, oar_date_to_unixts, oar_duration_to_seconds
 from .frontend import FrontendCommandError, get_default_frontend, get_frontend_host
+from .port_forwarding import G5kAutoPortForwarder
