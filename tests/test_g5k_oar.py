@@ -215,7 +215,9 @@ def test_reservation_in_the_future(oar_config):
     [job] = _submit(tb, OarSubmission("nodes=1", walltime=120, reservation_date=start, name=tb.name("resa")))
     info = get_oar_job_info(job[0], fe, params)
     assert (info["state"], info["reservation"]) == ("Waiting", "Scheduled")
-    assert info["start_date"] == start and info["scheduled_start"] == start
+    assert info["start_date"] == start
+    # on a loaded machine the start may already be past when OAR schedules it: then it is moved to "now"
+    assert start <= info["scheduled_start"] <= start + 30
     # OAR's scheduler only wakes every 60 s when nothing happens: nudge it at the start time
     nudges = [threading.Timer(start - time.time() + d, tb.notify_scheduler) for d in (0.5, 5, 10)]
     for nudge in nudges:
