@@ -178,9 +178,12 @@ class Documents:
             self._cluster(site, cluster)
             href = "/%s/sites/%s/clusters/%s/status" % (v, site, cluster)
             parent = "/%s/sites/%s/clusters/%s" % (v, site, cluster)
+        backend = self.state.oar_sites.get(site)
+        jobs = self._site_jobs(site, ACTIVE_JOB_STATES)
+        oar_nodes = backend.nodes() if backend is not None else {}
         nodes = {}
         for fqdn in self.ref.node_fqdns(site, cluster):
-            nodes[fqdn] = self._node_status(site, fqdn)
+            nodes[fqdn] = self._node_status(site, fqdn, jobs, oar_nodes.get(fqdn))
         doc = {"uid": int(time.time()), "nodes": nodes, "disks": {},
                "links": [link("self", href), link("parent", parent)]}
         if cluster is None:
@@ -188,10 +191,9 @@ class Documents:
             doc["subnets"] = {}
         return doc
 
-    def _node_status(self, site: str, fqdn: str) -> dict:
-        hard = self.state.node_states.get(fqdn, "alive")
-        jobs = [j for j in self.state.site_jobs(site)
-                if j.get("state") in ACTIVE_JOB_STATES and fqdn in j.get("assigned_nodes", ())]
+    def _node_status(self, site: str, fqdn: str, site_jobs: List[dict], oar_node: Optional[dict] = None) -> dict:
+        hard = self.state.node_states.get(fqdn) or (oar_node or {}).get("hard", "alive")
+        jobs = [j for j in site_jobs if fqdn in j.get("assigned_nodes", ())]
         reservations = [{k: val for k, val in j.items()
                          if k not in ("events", "assigned_nodes", "resources_by_type", "links")}
                         for j in jobs]
@@ -201,6 +203,8 @@ class Documents:
                     "busy_slots": 0, "reservations": reservations}
         running = [j for j in jobs if j.get("state") == "running"]
         besteffort = any(j.get("queue") == "besteffort" for j in running)
+        if oar_node is not None:
+            return _oar_node_status(hard, fqdn, cores, oar_node["cores"], running, reservations)
         if not running:
             soft, busy, freeable = "free", 0, 0
         else:
@@ -210,13 +214,24 @@ class Documents:
         return {"hard": hard, "soft": soft, "free_slots": cores - busy, "freeable_slots": freeable,
                 "busy_slots": busy - freeable, "reservations": reservations}
 
-    # -- jobs (simulated; the OAR-backed endpoint replaces this later) ----------------------
+    # -- jobs (simulated, or read from a real OAR server for the sites in state.oar_sites) -------
+    def _site_jobs(self, site: str, states: Optional[Iterable[str]] = None, **filters) -> List[dict]:
+        """The site's jobs in these API states (None: all); OAR-backed sites ask OAR now."""
+        backend = self.state.oar_sites.get(site)
+        if backend is not None:
+            return backend.jobs(states, **filters)
+        jobs = self.state.site_jobs(site)
+        if states is not None:
+            states = set(states)
+            jobs = [j for j in jobs if j.get("state") in states]
+        return jobs
+
     def jobs(self, v: str, site: str, query) -> dict:
         self._site(site)
-        jobs = self.state.site_jobs(site)
-        if query.get("state"):
-            states = set(query["state"].lower().split(","))
-            jobs = [j for j in jobs if j.get("state") in states]
+        states = query["state"].lower().split(",") if query.get("state") else None
+        oar_filters = {k: query[k] for k in ("user", "name", "queue") if query.get(k)} \
+            if site in self.state.oar_sites else {}
+        jobs = self._site_jobs(site, states, **oar_filters)
         for key in ("user", "name", "queue", "project"):
             if query.get(key):
                 jobs = [j for j in jobs if j.get(key) == query[key]]
@@ -230,6 +245,12 @@ class Documents:
 
     def job(self, v: str, site: str, uid: str) -> dict:
         self._site(site)
+        backend = self.state.oar_sites.get(site)
+        if backend is not None:
+            found = backend.job(uid)
+            if found is None:
+                raise NotFound()
+            return self._job(v, site, found, True)
         for j in self.state.site_jobs(site):
             if str(j["uid"]) == uid:
                 return self._job(v, site, j, True)
@@ -281,6 +302,35 @@ class Documents:
         if doc is None:
             raise NotFound()
         return doc
+
+
+def _oar_node_status(hard: str, fqdn: str, cores: int, oar_cores: int, running: List[dict],
+                     reservations: List[dict]) -> dict:
+    """Status of a node backed by OAR: its busy share is the share of its OAR cores that running
+    jobs hold (``resources_by_type.cores``), scaled to the reference's core count."""
+    if hard == "dead":
+        return {"hard": "dead", "soft": "unknown", "free_slots": 0, "freeable_slots": 0,
+                "busy_slots": 0, "reservations": reservations}
+    prefix = fqdn + "/"
+
+    def held(jobs):
+        return len({c for j in jobs for c in (j.get("resources_by_type") or {}).get("cores", ())
+                    if c.startswith(prefix)})
+
+    share = min(1.0, held(running) / float(max(oar_cores, 1)))
+    busy = cores if share >= 1.0 else int(round(cores * share))
+    besteffort_jobs = [j for j in running if j.get("queue") == "besteffort"]
+    freeable = min(busy, int(round(cores * min(1.0, held(besteffort_jobs) / float(max(oar_cores, 1))))))
+    if busy == 0:
+        soft = "free"
+    elif busy == cores:
+        soft = "busy"
+    else:
+        soft = "free_busy" if busy * 2 <= cores else "busy_free"
+    if freeable:
+        soft += "_besteffort"
+    return {"hard": hard, "soft": soft, "free_slots": cores - busy, "freeable_slots": freeable,
+            "busy_slots": busy - freeable, "reservations": reservations}
 
 
 def _truthy(value: Optional[str]) -> bool:

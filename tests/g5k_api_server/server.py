@@ -18,6 +18,7 @@ from typing import Dict, List, Optional
 from urllib.parse import parse_qsl, urlsplit
 
 from .documents import Documents, NotFound
+from .oar_jobs import DEFAULT_OAR_API, OarAPIError, OarJobs
 from .reference import DEFAULT_DATA_DIR, ReferenceData
 
 API_VERSIONS = ("3.0", "stable", "sid")
@@ -53,6 +54,8 @@ class StandinState:
     def __init__(self, reference: ReferenceData):
         self.lock = threading.RLock()
         self._pristine = reference
+        # Sites whose jobs come from a real OAR server (oar_jobs.OarJobs); set once, kept by reset().
+        self.oar_sites: Dict[str, OarJobs] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -220,6 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._text(405, "Method not allowed")
         except NotFound:
             self._text(404, "Cannot find resource /%s" % "/".join(rest))
+        except OarAPIError as e:
+            # g5k-api answers 5xx when OAR's database fails; here OAR's REST API is the backend.
+            self._text(502, "OAR backend failed: %s" % e)
 
     @staticmethod
     def _get(docs: Documents, v: str, rest: List[str], query) -> dict:
@@ -341,8 +347,13 @@ class G5kAPIStandin:
     """The stand-in server: `start()`, `base_uri`, `state`, `stop()`; usable as a context manager."""
 
     def __init__(self, data_dir: str = DEFAULT_DATA_DIR, host: str = "127.0.0.1", port: int = 0,
-                 api_version: str = "3.0", reference: Optional[ReferenceData] = None):
+                 api_version: str = "3.0", reference: Optional[ReferenceData] = None,
+                 oar_api: Optional[str] = None, oar_site: str = "rennes", oar_cluster: str = "paravance"):
+        """:param oar_api: serve ``oar_site``'s jobs (and its nodes' status) from the real OAR
+          server whose REST API is there (e.g. DEFAULT_OAR_API, the testbed's); see oar_jobs.py."""
         self.state = StandinState(reference or ReferenceData(data_dir))
+        if oar_api:
+            self.state.oar_sites[oar_site] = OarJobs(self.state.reference, oar_site, oar_cluster, oar_api)
         self.host = host
         self.port = port
         self.api_version = api_version
@@ -354,6 +365,11 @@ class G5kAPIStandin:
         return "http://%s:%d/%s/" % (self.host, self.port, self.api_version)
 
     def start(self) -> "G5kAPIStandin":
+        for backend in self.state.oar_sites.values():
+            try:
+                backend.check()
+            except OarAPIError as e:
+                raise ValueError("cannot serve %s's jobs from OAR: %s" % (backend.site, e)) from None
         self._server = _Server((self.host, self.port), self.state)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
