@@ -116,6 +116,11 @@ def test_job_documents_are_the_real_jobs(real_jobs, g5k_api_oar):
                                                 "offset": str(k)}) for k in range(len(ids))]
     assert [p["items"][0]["uid"] for p in pages] == ids and {p["total"] for p in pages} == {len(ids)}
     assert [p["offset"] for p in pages] == list(range(len(ids)))
+    # without a state: every job OAR knows, finished ones too, a page at a time
+    everything = api.get_json("sites/rennes/jobs", {"limit": "3", "offset": "0"})
+    assert len(everything["items"]) == 3 and everything["total"] >= len(ids)
+    newest = [i["uid"] for i in everything["items"]]
+    assert newest == sorted(newest, reverse=True) and newest[0] >= max(a, b, c)
     missing = requests.get(g5k_api_oar.base_uri + "sites/rennes/jobs/999999", timeout=30)
     assert missing.status_code == 404 and missing.text == "Cannot find resource /sites/rennes/jobs/999999"
     # other sites keep their simulated (here: no) jobs

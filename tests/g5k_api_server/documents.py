@@ -215,11 +215,11 @@ class Documents:
                 "busy_slots": busy - freeable, "reservations": reservations}
 
     # -- jobs (simulated, or read from a real OAR server for the sites in state.oar_sites) -------
-    def _site_jobs(self, site: str, states: Optional[Iterable[str]] = None, **filters) -> List[dict]:
+    def _site_jobs(self, site: str, states: Optional[Iterable[str]] = None) -> List[dict]:
         """The site's jobs in these API states (None: all); OAR-backed sites ask OAR now."""
         backend = self.state.oar_sites.get(site)
         if backend is not None:
-            return backend.jobs(states, **filters)
+            return backend.details(backend.job_ids(states))
         jobs = self.state.site_jobs(site)
         if states is not None:
             states = set(states)
@@ -229,19 +229,24 @@ class Documents:
     def jobs(self, v: str, site: str, query) -> dict:
         self._site(site)
         states = query["state"].lower().split(",") if query.get("state") else None
-        oar_filters = {k: query[k] for k in ("user", "name", "queue") if query.get(k)} \
-            if site in self.state.oar_sites else {}
-        jobs = self._site_jobs(site, states, **oar_filters)
-        for key in ("user", "name", "queue", "project"):
-            if query.get(key):
-                jobs = [j for j in jobs if j.get(key) == query[key]]
-        jobs = sorted(jobs, key=lambda j: -int(j["uid"]))
         offset = int(query.get("offset", 0))
         limit = min(int(query.get("limit", 50)), 500)
+        backend = self.state.oar_sites.get(site)
+        if backend is not None and not query.get("project"):
+            # OAR's short list gives ids, owners, names and queues: only the page is detailed.
+            ids = backend.job_ids(states, **{k: query[k] for k in ("user", "name", "queue") if query.get(k)})
+            jobs, total = backend.details(ids[offset:offset + limit]), len(ids)
+        else:
+            jobs = self._site_jobs(site, states)
+            for key in ("user", "name", "queue", "project"):
+                if query.get(key):
+                    jobs = [j for j in jobs if j.get(key) == query[key]]
+            jobs = sorted(jobs, key=lambda j: -int(j["uid"]))
+            jobs, total = jobs[offset:offset + limit], len(jobs)
         with_resources = query.get("resources") == "yes"
-        page = [self._job(v, site, j, with_resources) for j in jobs[offset:offset + limit]]
+        page = [self._job(v, site, j, with_resources) for j in jobs]
         href = "/%s/sites/%s/jobs" % (v, site)
-        return collection(page, href, "/%s/sites/%s" % (v, site), None, offset, len(jobs))
+        return collection(page, href, "/%s/sites/%s" % (v, site), None, offset, total)
 
     def job(self, v: str, site: str, uid: str) -> dict:
         self._site(site)
