@@ -24,7 +24,7 @@ from execo_g5k.oar import OarSubmission, oardel, oarsub
 from execo_g5k.planning import (JOB_END_MARGIN, compute_slots, find_first_slot, find_free_slot, find_max_slot,
                                 get_planning)
 from g5k_api_server import G5kAPIStandin
-from g5k_api_server.oar_jobs import DEFAULT_OAR_API
+from g5k_api_server.oar_jobs import DEFAULT_OAR_API, OarJobs
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -218,3 +218,32 @@ def test_oar_backend_errors_name_the_culprit(oar_testbed):
     with pytest.raises(ValueError, match=r"cannot serve rennes's jobs from OAR: GET http://127.0.0.1:%d/oarapi/"
                                          r"resources/full.json\S* failed" % port):
         G5kAPIStandin(oar_api="http://127.0.0.1:%d/oarapi" % port).start()
+    # OAR going away later: 502 naming OAR's URL, for the jobs and for the status
+    with G5kAPIStandin() as server:
+        server.state.oar_sites["rennes"] = OarJobs(server.state.reference, oar_api="http://127.0.0.1:%d/oarapi" % port)
+        for path in ("sites/rennes/jobs?state=running", "sites/rennes/status", "sites/rennes/jobs/3"):
+            answer = requests.get(server.base_uri + path, timeout=30)
+            assert answer.status_code == 502 and answer.headers["Content-Type"].startswith("text/plain")
+            assert answer.text.startswith("OAR backend failed: GET http://127.0.0.1:%d/oarapi/" % port), answer.text
+        assert requests.get(server.base_uri + "sites/lille/jobs", timeout=30).json()["total"] == 0
+
+
+def test_a_job_that_never_had_resources(oar_config, g5k_api_oar):
+    """A held job deleted before it ran ends in Error without resources: OAR's lists leave it
+    out, but its document is still served, as g5k-api serves it from the database."""
+    tb = oar_config
+    name = tb.name("held")
+    jobs = oarsub([(OarSubmission("nodes=1", walltime="0:05:00", name=name, additional_options="--hold"),
+                    tb.frontend)], tb.frontend_connection_params)
+    tb.track(jobs)
+    [(job_id, _)] = jobs
+    assert job_id, getattr(jobs[0], "error", None)
+    api = get_connection()
+    assert api.get_json("sites/rennes/jobs/%d" % job_id)["state"] == "hold"
+    oardel(jobs, tb.frontend_connection_params)
+    tb.wait_state(job_id, ("Error",), timeout=60)
+    doc = api.get_json("sites/rennes/jobs/%d" % job_id)
+    assert (doc["uid"], doc["state"], doc["name"], doc["walltime"], doc["assigned_nodes"]) == \
+        (job_id, "error", name, 300, [])
+    assert any(e["type"] == "FRAG_JOB_REQUEST" for e in doc["events"])
+

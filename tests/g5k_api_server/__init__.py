@@ -4,7 +4,8 @@
     with G5kAPIStandin() as api:
         g5k_configuration['api_uri'] = api.base_uri
 
-Start it by hand with `python3 -m g5k_api_server` from tests/ (or examples/g5k_api_standin.py).
+Start it by hand with `python3 -m g5k_api_server` from tests/ (or examples/g5k_api_standin.py);
+with `--oar`, rennes' jobs come from the real OAR testbed (oar_jobs.py).
 """
 
 from .reference import DEFAULT_DATA_DIR, ReferenceData

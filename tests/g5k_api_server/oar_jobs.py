@@ -22,6 +22,8 @@ import urllib.parse
 import urllib.request
 from typing import Dict, Iterable, List, Optional
 
+from .reference import natural_key
+
 OAR_STATES = ("Waiting", "Hold", "toLaunch", "toError", "toAckReservation", "Launching", "Running",
               "Suspended", "Resuming", "Finishing", "Terminated", "Error")
 """Every OAR job state, spelled as OAR spells them (the API shows them lower-cased)."""
@@ -131,7 +133,12 @@ class OarJobs:
         if not uid.isdigit():
             return None
         jobs = self.details([int(uid)])
-        return jobs[0] if jobs else None
+        if jobs:
+            return jobs[0]
+        # OAR's lists skip jobs that never had resources (a reservation deleted while waiting);
+        # the job itself is still there, as it is in g5k-api.
+        oar_job = self._get("jobs/%s.json" % uid, {}, missing_ok=True)
+        return self.translate(oar_job) if isinstance(oar_job, dict) and "id" in oar_job else None
 
     def translate(self, oar_job: dict) -> dict:
         """A g5k-api job document from one item of OAR's ``jobs/details``."""
@@ -140,7 +147,7 @@ class OarJobs:
             if resource.get("type", "default") == "default":
                 fqdn = self.host_name(resource)
                 cores.setdefault(fqdn, []).append("%s/%s" % (fqdn, resource.get("cpuset")))
-        nodes = sorted(cores)
+        nodes = sorted(cores, key=natural_key)
         doc = {
             "uid": int(oar_job["id"]),
             "user_uid": oar_job.get("owner"),
@@ -182,7 +189,8 @@ class OarJobs:
     def _url(self, path: str, params: Dict[str, str]) -> str:
         return "%s/%s?%s" % (self.oar_api, path, urllib.parse.urlencode(params))
 
-    def _get(self, path: str, params: Dict[str, str]):
+    def _get(self, path: str, params: Dict[str, str], missing_ok: bool = False):
+        """The decoded JSON answer; None for a 404 when ``missing_ok``."""
         url = self._url(path, params)
         request = urllib.request.Request(url, headers={"Accept": "application/json", "X-Remote-Ident": self.ident})
         try:
@@ -191,6 +199,8 @@ class OarJobs:
         except urllib.error.HTTPError as e:
             detail = e.read()[:300].decode("utf-8", "replace")
             e.close()
+            if e.code == 404 and missing_ok:
+                return None
             raise OarAPIError("GET %s: HTTP %d %s" % (url, e.code, detail.strip())) from None
         except (OSError, ValueError) as e:
             raise OarAPIError("GET %s failed: %s" % (url, e)) from None

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional
 from urllib.parse import parse_qsl, urlsplit
 
 from .documents import Documents, NotFound
-from .oar_jobs import DEFAULT_OAR_API, OarAPIError, OarJobs
+from .oar_jobs import OarAPIError, OarJobs
 from .reference import DEFAULT_DATA_DIR, ReferenceData
 
 API_VERSIONS = ("3.0", "stable", "sid")
