@@ -9,6 +9,13 @@ import procinfo
 
 
 def setup(job):
+    if job.get("tweaks"):  # the bench's "execo+tweaks" peer: same facade, workers with paramiko tweaks
+        os.environ["EXECO_BENCH_TWEAKS"] = job["tweaks"]
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.abspath(__file__)),
+                                                                 os.environ.get("PYTHONPATH")]))
+        import execo_actors.worker_pool
+
+        execo_actors.worker_pool.WORKER_MODULE = "tweaked_conn_worker"
     from execo import Process, Remote
 
     Process("true").run()  # the runtime (I/O actor, sentinel) starts outside the clock; the workers do not
@@ -32,7 +39,7 @@ def run_round(state):
 def memory(state):
     job = state["job"]
     gc.collect()
-    workers = [pid for pid, cmdline in procinfo.children(os.getpid()) if "execo_actors.conn_worker" in cmdline]
+    workers = [pid for pid, cmdline in procinfo.children(os.getpid()) if "conn_worker" in cmdline]
     return {
         "controller_rss_runtime": state["rss_runtime"],
         "controller_rss_before": state["rss_before"],
