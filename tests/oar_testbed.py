@@ -37,9 +37,14 @@ JOB_KEY = "/home/%s/.execo-test-jobkey" % TEST_USER
 
 
 def oar_testbed_dir() -> str:
-    """Where oar-up and oar-down live."""
-    default = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "testbed")
-    return os.path.abspath(os.environ.get(TESTBED_ENV) or default)
+    """Where oar-up and oar-down live: $EXECO_OAR_TESTBED, else ../shared/testbed, else the copy in .ci/testbed."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.environ.get(TESTBED_ENV):
+        return os.path.abspath(os.environ[TESTBED_ENV])
+    shared = os.path.join(repo, "..", "shared", "testbed")
+    if os.path.exists(os.path.join(shared, "oar-up")):
+        return os.path.abspath(shared)
+    return os.path.join(repo, ".ci", "testbed")
 
 
 def local_zone_name() -> str:

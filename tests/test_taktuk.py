@@ -250,10 +250,10 @@ def test_put_files_and_a_directory_then_get_them_back(sshd_hosts, cp, tmp_path):
     (src / "file.txt").write_text("hello taktuk\n")
     (src / "tree" / "a").write_text("a" * 1000)
     (src / "tree" / "sub" / "b").write_bytes(os.urandom(200000))
-    dest = tmp_path / "dest"  # every host is this machine: they all write the same copy
+    dest = tmp_path / "dest"  # every host is this machine: one writer, or they race on the same files
     dest.mkdir()
-    put = TaktukPut(hosts, [str(src / "file.txt"), str(src / "tree")], str(dest), connection_params=cp)
-    assert put.name == "TaktukPut to 3 hosts"
+    put = TaktukPut(hosts[:1], [str(src / "file.txt"), str(src / "tree")], str(dest), connection_params=cp)
+    assert put.name == "TaktukPut to 1 hosts"
     put.run(timeout=WAIT)
     assert put.ok, [p.dump() for p in put.processes]
     assert all(p.exit_code == 0 for p in put.processes)
