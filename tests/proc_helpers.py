@@ -2,6 +2,7 @@
 
 import os
 import time
+from typing import List
 
 
 def alive(pid: int) -> bool:
@@ -20,3 +21,18 @@ def wait_gone(pid: int, seconds: float = 10.0) -> bool:
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     return not alive(pid)
+
+
+def processes_with(marker: str) -> List[int]:
+    """The pids whose command line holds ``marker`` (remote commands of the test hosts run here)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(entry))
+        except OSError:
+            pass
+    return found

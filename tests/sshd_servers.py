@@ -377,6 +377,18 @@ def ssh_config_file(sshd_env) -> str:
 
 
 @pytest.fixture(scope="session")
+def taktuk_connection_params(sshd_env) -> dict:
+    """Connection params for the taktuk actions: taktuk runs ``ssh`` itself, with our key, port and options."""
+    return {
+        "keyfile": sshd_env.client_key,
+        "port": sshd_env.port,
+        "taktuk_connector_options": ("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                                     "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                                     "-o", "ConnectTimeout=10"),
+    }
+
+
+@pytest.fixture(scope="session")
 def ssh_connection_params(sshd_env) -> dict:
     """Connection params (user, keyfile, port, ssh_options, ssh_config_file) reaching every test host."""
     return sshd_env.connection_params()

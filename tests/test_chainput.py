@@ -22,17 +22,8 @@ UNREACHABLE = "127.0.0.9"
 
 
 @pytest.fixture(scope="module")
-def cp(sshd_env):
-    return {
-        "keyfile": sshd_env.client_key,
-        "port": sshd_env.port,
-        "taktuk_connector_options": ("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                                     "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                                     "-o", "ConnectTimeout=10"),
-        "nc": "/bin/nc.traditional",
-        "chainput_host_retry": 3,
-        "chainput_try_delay": 0.3,
-    }
+def cp(taktuk_connection_params):
+    return dict(taktuk_connection_params, nc="/bin/nc.traditional", chainput_host_retry=3, chainput_try_delay=0.3)
 
 
 def _sha256(path) -> str:

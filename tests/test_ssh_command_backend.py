@@ -9,6 +9,7 @@ import time
 import pytest
 
 from execo import SshProcess
+from proc_helpers import processes_with
 from execo.ssh_master import control_dir, control_options
 
 
@@ -19,19 +20,6 @@ def command_params(ssh_connection_params):
 
 def accepted_logins(host):
     return host.log().count("Accepted publickey")
-
-
-def processes_mentioning(text):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/cmdline" % entry, "rb") as f:
-                    if text.encode() in f.read():
-                        found.append(int(entry))
-            except OSError:
-                pass
-    return found
 
 
 def master_check(socket_path):
@@ -95,7 +83,7 @@ def test_no_master_remains_after_the_controller_exits(sshd_hosts, sshd_env, tmp_
     directory = result.stdout.strip()
     assert directory.startswith("/") and "execo-ssh-" in directory
     deadline = time.monotonic() + 5
-    while processes_mentioning(directory) and time.monotonic() < deadline:
+    while processes_with(directory) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert processes_mentioning(directory) == []
+    assert processes_with(directory) == []
     assert not os.path.exists(directory)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import tempfile
 import time
 
 import pytest
 
 from execo import Report, configuration
+from proc_helpers import processes_with
 from execo.host import Host
 from execo.taktuk import TaktukGet, TaktukProcess, TaktukPut, TaktukRemote, taktuk_escape, taktuk_remote_command
 
@@ -27,34 +27,12 @@ UNREACHABLE = "127.0.0.9"  # no sshd listens there (the fixtures use .10 and up)
 
 
 @pytest.fixture(scope="module")
-def cp(sshd_env):
-    """Connection params: taktuk runs ``ssh`` itself, with our key, port and options."""
-    return {
-        "keyfile": sshd_env.client_key,
-        "port": sshd_env.port,
-        "taktuk_connector_options": ("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                                     "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                                     "-o", "ConnectTimeout=10"),
-    }
+def cp(taktuk_connection_params):
+    return taktuk_connection_params
 
 
 def _addresses(sshd_hosts, n):
     return [host.address for host in sshd_hosts(n)]
-
-
-def _processes_with(marker: str):
-    """pids whose command line holds marker (remote commands run on this machine)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % entry, "rb") as f:
-                if marker.encode() in f.read():
-                    found.append(int(entry))
-        except OSError:
-            pass
-    return found
 
 
 def _wait_until(predicate, timeout=WAIT):
@@ -159,14 +137,14 @@ def test_kill_ends_the_remote_commands(sshd_hosts, cp):
     marker = "execo-taktuk-kill-%d" % os.getpid()
     remote = TaktukRemote("sleep 60; echo %s" % marker, hosts, connection_params=cp).start()
     assert _wait_until(lambda: all(p.started for p in remote.processes))
-    assert _wait_until(lambda: len(_processes_with("sleep 60; echo %s" % marker)) >= 3, 20)
+    assert _wait_until(lambda: len(processes_with("sleep 60; echo %s" % marker)) >= 3, 20)
     started = time.monotonic()
     remote.kill().wait(WAIT)
     assert remote.ended and time.monotonic() - started < 30
     for process in remote.processes:
         assert process.killed and process.ended and process.ok and not process.forced_kill
         assert process.exit_code == -signal.SIGTERM
-    assert _wait_until(lambda: not _processes_with("sleep 60; echo %s" % marker), 10)
+    assert _wait_until(lambda: not processes_with("sleep 60; echo %s" % marker), 10)
 
 
 def test_kill_escalates_to_sigkill(sshd_hosts, cp, monkeypatch):
@@ -175,12 +153,12 @@ def test_kill_escalates_to_sigkill(sshd_hosts, cp, monkeypatch):
     marker = "execo-taktuk-stubborn-%d" % os.getpid()
     remote = TaktukRemote("trap '' TERM; sleep 60; echo %s" % marker, hosts, connection_params=cp).start()
     assert _wait_until(lambda: all(p.started for p in remote.processes))
-    assert _wait_until(lambda: len(_processes_with("sleep 60; echo %s" % marker)) >= 2, 20)
+    assert _wait_until(lambda: len(processes_with("sleep 60; echo %s" % marker)) >= 2, 20)
     remote.kill().wait(WAIT)
     assert remote.ended
     for process in remote.processes:
         assert process.killed and process.forced_kill and process.exit_code == -signal.SIGKILL
-    assert _wait_until(lambda: not _processes_with("sleep 60; echo %s" % marker), 10)
+    assert _wait_until(lambda: not processes_with("sleep 60; echo %s" % marker), 10)
 
 
 def test_process_timeout_is_enforced_by_taktuk(sshd_hosts, cp, monkeypatch):
