@@ -338,7 +338,6 @@ class HostConnection:
         return _Link(transport, helper)
 
     def _handshake(self, transport: paramiko.Transport, timeout: float) -> None:
-        spec = self.spec
         transport.banner_timeout = timeout
         transport.handshake_timeout = timeout
         transport.auth_timeout = timeout

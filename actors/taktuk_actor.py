@@ -25,7 +25,6 @@ from typing import Any, List, Optional
 
 import pykka
 
-from . import lifecycle
 from .action_actor import ParallelActor, _ActionActorBase
 from .handlers import ProcessLifecycleHandler, ProcessOutputHandler
 from .runtime import _config, get_runtime

@@ -31,7 +31,7 @@ import secrets
 import shlex
 import shutil
 import tempfile
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 from execo_actors.chainput_forwarder import write_script
 from execo_actors.taktuk_actor import ChainCopyActor

@@ -6,7 +6,7 @@ Anything with a ``stats()`` method returning a stats dict (see
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, List
 
 from .log import style
 from .time_utils import format_date, format_duration

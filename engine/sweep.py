@@ -8,7 +8,7 @@ up hours later as a missing or unhashable combination.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Hashable, Iterable, List, Mapping, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Tuple
 
 from execo_engine.log import logger
 

@@ -17,10 +17,10 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, 
 
 from execo.host import Host
 from execo.log import logger, style
-from execo.time_utils import format_date, get_seconds, get_unixts
+from execo.time_utils import get_seconds, get_unixts
 
 from .api_cache import get_connection
-from .api_utils import (UnknownElement, canonical_host_name, get_cluster_site, get_g5k_clusters, get_g5k_hosts,
+from .api_utils import (UnknownElement, get_cluster_site, get_g5k_clusters, get_g5k_hosts,
                         get_g5k_sites, get_host_cluster, get_host_longname, get_host_site,
                         get_site_attributes, get_site_clusters, get_site_hosts)
 from .charter import french_holidays, g5k_charter_time, get_charter_el_planning, get_next_charter_period
