@@ -15,6 +15,7 @@ The module is also importable outside pytest (bench/ uses :class:`SshdEnv` direc
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pwd
 import random
@@ -90,6 +91,14 @@ def _keygen(path: str, comment: str) -> None:
                    check=True, stdin=subprocess.DEVNULL)
 
 
+def _die_with_parent() -> None:
+    """In the sshd child: SIGTERM when pytest dies, even killed (no fixture teardown runs then).
+
+    A preexec_fn is slow, which does not matter for a few servers a session."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class SshdHost:
     """One running sshd (listening on one or more addresses) and the knobs tests turn on it."""
 
@@ -145,7 +154,8 @@ class SshdHost:
         start_offset = log.tell()
         try:
             self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", self.config_path], stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log, start_new_session=True)
+                                         stdout=log, stderr=log, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
         finally:
             log.close()
         deadline = time.monotonic() + timeout
