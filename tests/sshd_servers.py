@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -155,7 +156,10 @@ class SshdHost:
         try:
             self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", self.config_path], stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log, start_new_session=True,
-                                         preexec_fn=_die_with_parent)
+                                         # the death signal follows the *thread* that forks: only
+                                         # the main thread lives as long as pytest
+                                         preexec_fn=_die_with_parent
+                                         if threading.current_thread() is threading.main_thread() else None)
         finally:
             log.close()
         deadline = time.monotonic() + timeout
