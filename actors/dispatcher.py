@@ -69,6 +69,3 @@ class KeyedDispatcher:
                 except Exception:
                     log.exception("error in handler %r", function)
 
-    def thread_count(self) -> int:
-        with self._lock:
-            return self._threads

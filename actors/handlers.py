@@ -236,7 +236,3 @@ class ExpectOutputHandler(ProcessOutputHandler):
             return True
         return bool(self._text) and all(self._done.values())
 
-    def remove_stream(self, process: Any, stream: int) -> None:
-        with self._lock:
-            self._text.pop((process, stream), None)
-            self._done.pop((process, stream), None)

@@ -19,7 +19,7 @@ import logging
 import os
 import queue
 import selectors
-import sys
+import threading
 import time
 from typing import Any, Callable, Optional
 
@@ -183,7 +183,7 @@ class IOActor(pykka.ThreadingActor):
     # -- the loop -----------------------------------------------------------------------
 
     def _actor_loop_running(self) -> None:
-        self.thread_ident = sys.modules["threading"].get_ident()
+        self.thread_ident = threading.get_ident()
         inbox: WakeupInbox = self.actor_inbox  # type: ignore[assignment]
         wakeup_fd = inbox.read_fd
         while not self.actor_stopped.is_set():

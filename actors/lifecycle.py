@@ -11,7 +11,10 @@ Processes without user handlers, the common case at scale, never touch the dispa
 
 from __future__ import annotations
 
+import codecs
+import locale
 import logging
+import signal
 import threading
 import time
 from typing import Any, Callable, List, Optional
@@ -20,6 +23,23 @@ from .dispatcher import KeyedDispatcher
 from .handlers import handle_process_output
 
 log = logging.getLogger("execo")
+
+ENCODING = locale.getpreferredencoding(False) or "utf-8"
+"""How process output is decoded and stdin encoded (undecodable bytes kept as surrogates)."""
+
+
+def stream_decoder() -> codecs.IncrementalDecoder:
+    """A decoder for one output stream: multibyte characters may straddle two reads."""
+    return codecs.getincrementaldecoder(ENCODING)(errors="surrogateescape")
+
+
+def force_kill_delay(sig: int, auto_force_kill_timeout: Any, kill_timeout: float) -> Optional[float]:
+    """Seconds until the SIGKILL that follows a kill, or None: only SIGTERM and SIGINT get
+    one, after kill_timeout (True) or the seconds given; False turns it off."""
+    if sig not in (signal.SIGTERM, signal.SIGINT) or auto_force_kill_timeout is False:
+        return None
+    return float(kill_timeout if auto_force_kill_timeout is True else auto_force_kill_timeout)
+
 
 _dispatcher: Optional[KeyedDispatcher] = None
 _dispatcher_lock = threading.Lock()

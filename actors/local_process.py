@@ -9,9 +9,7 @@ that uses subprocess is not robbed of its children.
 
 from __future__ import annotations
 
-import codecs
 import errno
-import locale
 import logging
 import os
 import signal
@@ -35,10 +33,6 @@ POLL_PERIOD = 0.05
 _HAS_PIDFD = hasattr(os, "pidfd_open")
 
 
-def _encoding() -> str:
-    return locale.getpreferredencoding(False) or "utf-8"
-
-
 class _Child:
     """What the driver knows of one running child."""
 
@@ -51,8 +45,7 @@ class _Child:
         self.pid = popen.pid
         self.pidfd = -1
         self.fds = fds
-        decoder = codecs.getincrementaldecoder(_encoding())
-        self.decoders = {stream: decoder(errors="surrogateescape") for stream in fds}
+        self.decoders = {stream: lifecycle.stream_decoder() for stream in fds}
         self.stdin_fd = stdin_fd
         self.pending = bytearray()
         self.close_stdin = False
@@ -228,8 +221,8 @@ class LocalProcessDriver:
             return
         handle.killed = True
         self._signal(child, sig)
-        if sig in (signal.SIGTERM, signal.SIGINT) and auto_force_kill_timeout is not False:
-            delay = self._kill_timeout() if auto_force_kill_timeout is True else float(auto_force_kill_timeout)
+        delay = lifecycle.force_kill_delay(sig, auto_force_kill_timeout, self._kill_timeout())
+        if delay is not None:
             child.timers.append(self._io.call_later(delay, _bind(self._force_kill, child)))
 
     def _force_kill(self, child: _Child) -> None:

@@ -8,9 +8,7 @@ functions. Remote, Report, expect and the handlers therefore need no remote-spec
 
 from __future__ import annotations
 
-import codecs
 import itertools
-import locale
 import logging
 import signal
 from typing import Any, Callable, Dict, List, Optional, Set
@@ -35,11 +33,10 @@ class _Remote:
     __slots__ = ("handle", "id", "decoders", "timers", "host")
 
     def __init__(self, handle: Any, rid: int, host: str) -> None:
-        decoder = codecs.getincrementaldecoder(locale.getpreferredencoding(False) or "utf-8")
         self.handle = handle
         self.id = rid
         self.host = host
-        self.decoders = {STDOUT: decoder(errors="surrogateescape"), STDERR: decoder(errors="surrogateescape")}
+        self.decoders = {STDOUT: lifecycle.stream_decoder(), STDERR: lifecycle.stream_decoder()}
         self.timers: List[Timer] = []
 
 
@@ -104,8 +101,8 @@ class RemoteProcessDriver:
             return
         handle.killed = True
         self._apply(self._pool.send({"op": "kill", "id": remote.id, "sig": int(sig)}))
-        if sig in (signal.SIGTERM, signal.SIGINT) and auto_force_kill_timeout is not False:
-            delay = float(self._config("kill_timeout", 60)) if auto_force_kill_timeout is True else float(auto_force_kill_timeout)
+        delay = lifecycle.force_kill_delay(sig, auto_force_kill_timeout, self._config("kill_timeout", 60))
+        if delay is not None:
             remote.timers.append(self._io.call_later(delay, lambda: self._force_kill(remote)))
 
     def _force_kill(self, remote: _Remote) -> None:

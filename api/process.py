@@ -227,7 +227,7 @@ class ProcessBase:
 
     def write(self, s: Any) -> "ProcessBase":
         """Write to the process's stdin; ``print(..., file=process)`` works too."""
-        data = s if isinstance(s, bytes) else str(s).encode(_encoding(), "surrogateescape")
+        data = s if isinstance(s, bytes) else str(s).encode(lifecycle.ENCODING, "surrogateescape")
         get_runtime().write(self, data)
         return self
 
@@ -438,9 +438,3 @@ def get_process(*args: Any, **kwargs: Any) -> ProcessBase:
     kwargs.pop("host", None)
     kwargs.pop("connection_params", None)
     return Process(*args, **kwargs)
-
-
-def _encoding() -> str:
-    import locale
-
-    return locale.getpreferredencoding(False) or "utf-8"

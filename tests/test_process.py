@@ -129,7 +129,12 @@ def test_write_to_an_ended_process_sets_write_error():
     while not p.write_error and time.monotonic() < deadline:
         time.sleep(0.01)
     assert p.write_error and not p.ok
-    assert Process("true", ignore_write_error=True, nolog_write_error=True).run().write("x").ok or True
+    tolerant = Process("true", ignore_write_error=True, nolog_write_error=True).run()
+    tolerant.write("late\n")
+    deadline = time.monotonic() + 5
+    while not tolerant.write_error and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert tolerant.write_error and tolerant.ok
 
 
 def test_pty_gives_a_terminal_for_stdin_and_stdout():
