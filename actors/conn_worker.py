@@ -1,10 +1,11 @@
 """A connection worker process: ``python -m execo_actors.conn_worker``.
 
 It reads op frames on stdin and writes event frames on stdout (see docs/ssh.md). Its main thread is one poll
-loop (selectors) over the command pipe, a wakeup pipe and every running channel (paramiko gives each channel
-a selectable fd), so output is forwarded as soon as it arrives and in order. Whatever blocks (connecting,
-opening a channel, a file transfer) runs on a thread pool, serialised per host by HostConnection.submit,
-and reports back to the main thread through an inbox; only the main thread writes frames.
+loop (selectors) over the command pipe, a wakeup pipe and the sockets of every authenticated connection: it
+reads their packets itself (ssh_loop.py), so a command's channel is opened, started, read and closed by this
+loop with no thread hand-off, and its output is forwarded in order as soon as it arrives. What blocks
+(connecting and authenticating, file transfers, port forwards) runs on a thread pool, serialised per host by
+HostConnection.submit, and reports back through an inbox; only the main thread writes frames.
 
 When stdin closes (the controller died) or a shutdown op arrives, remote commands are killed by process
 group where known, every channel and transport is closed, and the process exits.
@@ -15,11 +16,11 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import heapq
 import re
 import selectors
 import signal
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
@@ -28,7 +29,9 @@ import paramiko
 
 from . import port_forward, sftp_transfer
 from .frames import FrameReader, pack
-from .ssh_connection import (PGID_MARKER, ConnectError, HostConnection, Registry, kill_command, wrap_command)
+from .ssh_connection import (PGID_MARKER, ConnectError, HostConnection, Registry, _Link, kill_command,
+                             wrap_command)
+from .ssh_loop import LoopSocket, TransportLoop
 
 log = logging.getLogger("execo_actors.conn_worker")
 
@@ -69,6 +72,18 @@ class RemoteProc:
         self.ended = False
 
 
+class _KillWatch:
+    """A `kill` command run for a process group (see ConnWorker._remote_kill)."""
+
+    def __init__(self, conn: HostConnection, pgid: int, target: paramiko.Channel, pty: bool):
+        self.conn = conn
+        self.pgid = pgid
+        self.target = target
+        self.pty = pty
+        self.channel: Optional[paramiko.Channel] = None
+        self.done = False
+
+
 class ConnWorker:
     def __init__(self, in_fd: int = 0, out_fd: int = 1, threads: int = 256):
         self.in_fd = in_fd
@@ -76,7 +91,12 @@ class ConnWorker:
         self.reader = FrameReader()
         self.selector = selectors.DefaultSelector()
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ssh")
-        self.registry = Registry(self.executor)
+        self.loop = TransportLoop(self._register_socket, self._unregister_socket, self._socket_wants_write,
+                                  self.call)
+        if os.environ.get("EXECO_SSH_THREADS") == "1":  # paramiko's thread per connection reads it (bench A/B)
+            self.registry = Registry(self.executor)
+        else:
+            self.registry = Registry(self.executor, loop=self.loop)
         self.procs: Dict[int, RemoteProc] = {}
         self.forwards: Dict[int, port_forward.Forward] = {}  # local port forwards (see port_forward.py)
         self.inbox: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
@@ -88,6 +108,10 @@ class ConnWorker:
         self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
         self.running = True
         self.writers: List[RemoteProc] = []
+        self.dirty: Dict[int, Any] = {}  # channels with news since the last turn: id(owner) -> owner
+        self.timers: List[tuple] = []  # (when, seq, fn) heap
+        self._timer_seq = 0
+        self.kills_in_flight = 0
 
     # --- talking to the controller -------------------------------------------------------------------------
 
@@ -107,6 +131,43 @@ class ConnWorker:
         except BlockingIOError:
             pass  # the pipe is full of wakeups already
 
+    def call(self, fn: Any, *args: Any) -> None:
+        """Run fn(*args) in the main loop: now when already there, else through the inbox."""
+        if self.loop.in_loop():
+            fn(*args)
+        else:
+            self.post("call", lambda: fn(*args))
+
+    def later(self, delay: float, fn: Any) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self.timers, (time.monotonic() + delay, self._timer_seq, fn))
+
+    def _register_socket(self, sock: LoopSocket) -> None:
+        self.selector.register(sock.fileno(), selectors.EVENT_READ, sock)
+
+    def _unregister_socket(self, sock: LoopSocket) -> None:
+        try:
+            self.selector.unregister(sock.fileno())
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def _socket_wants_write(self, sock: LoopSocket, on: bool) -> None:
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if on else 0)
+        try:
+            self.selector.modify(sock.fileno(), events, sock)
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def _notify(self, channel: paramiko.Channel) -> None:
+        """A channel had news (any thread): its owner is serviced at the end of the loop's turn."""
+        owner = channel.__dict__.get("execo_owner")
+        if owner is None:
+            return
+        if self.loop.in_loop():
+            self.dirty[id(owner)] = owner
+        else:
+            self.post("dirty", owner)
+
     def ended(self, proc: RemoteProc, status: Optional[int] = None, sig: Optional[str] = None,
               error: Optional[str] = None) -> None:
         if proc.ended:
@@ -114,10 +175,6 @@ class ConnWorker:
         proc.ended = True
         self.procs.pop(proc.id, None)
         if proc.channel is not None:
-            try:
-                self.selector.unregister(proc.channel)
-            except (KeyError, ValueError):
-                pass
             proc.channel.close()
         self.emit({"ev": "ended", "id": proc.id, "status": status, "signal": sig, "error": error,
                    "t": time.time()})
@@ -146,7 +203,8 @@ class ConnWorker:
                 proc = RemoteProc(pid, conn, op, bool(frame.get("pty")), frame.get("wrap", True))
                 self.procs[pid] = proc
                 command = wrap_command(frame["cmd"]) if proc.marker_pending else frame["cmd"]
-                conn.submit(lambda c, p=proc, cmd=command: self._start_exec(c, p, cmd))
+                self.open_session(conn, lambda chan, error, p=proc, cmd=command: self._exec_opened(p, cmd, chan,
+                                                                                                   error))
             else:
                 proc = RemoteProc(pid, conn, op)
                 self.procs[pid] = proc
@@ -172,41 +230,106 @@ class ConnWorker:
 
     # --- exec ----------------------------------------------------------------------------------------------
 
-    def _start_exec(self, conn: HostConnection, proc: RemoteProc, command: str) -> None:
-        """Thread pool, serialised per host: open a channel and start the command."""
-        if proc.cancelled or not self.running:
-            self.post("done", proc, None, proc.cancelled, None if proc.cancelled else "worker shutting down")
-            return
-        try:
-            channel = conn.open_session()
-            try:
-                if proc.pty:
-                    channel.get_pty(term=os.environ.get("TERM", "vt100"))
-                channel.exec_command(command)
-            except BaseException:
-                channel.close()
-                raise
-        except ConnectError as error:
-            self.post("failed", proc, str(error))
-            return
-        except (paramiko.SSHException, EOFError, OSError) as error:
-            self.post("failed", proc, "%s: cannot start the command: %s" % (conn.name, error or type(error).__name__))
-            return
-        self.post("channel", proc, channel, time.time())
+    # --- sessions opened by the loop ------------------------------------------------------------------------
 
-    def _on_channel(self, proc: RemoteProc, channel: paramiko.Channel, started: float) -> None:
-        proc.channel = channel
+    def open_session(self, conn: HostConnection, on_open: Any) -> None:
+        """Main loop: open a session channel without waiting; on_open(channel, error) runs in the main loop.
+
+        With no connection that has room, on_open waits in the host's queue while one connection is made on
+        the thread pool (one handshake for every command waiting on that host).
+        """
+        if not self.running and self.kills_in_flight == 0:
+            on_open(None, ConnectError("%s: connection worker shutting down" % conn.name))
+            return
+        link = conn.link_with_room()
+        if link is None:
+            conn.waiting.append(on_open)
+            if not conn.connecting:
+                conn.connecting = True
+                conn.submit(self._connect)
+            return
+        link.opening += 1
+        try:
+            link.transport.open_session_nowait(
+                lambda chan, error: self.call(self._opened, conn, link, on_open, chan, error), self._notify)
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            link.opening -= 1
+            self._opened(conn, link, on_open, None, error)
+
+    def _connect(self, conn: HostConnection) -> None:
+        """Thread pool: one more connection for the sessions waiting on conn."""
+        try:
+            conn.add_link()
+        except ConnectError as error:
+            self.call(self._connected, conn, error)
+            return
+        except Exception as error:  # a bug guard: the waiting sessions must end, not hang
+            self.call(self._connected, conn, ConnectError("%s: cannot connect: %s" % (conn.name, error)))
+            return
+        self.call(self._connected, conn, None)
+
+    def _connected(self, conn: HostConnection, error: Optional[BaseException]) -> None:
+        conn.connecting = False
+        waiting = list(conn.waiting)
+        conn.waiting.clear()
+        for on_open in waiting:
+            if error is not None:
+                on_open(None, error)
+            else:
+                self.open_session(conn, on_open)
+
+    def _opened(self, conn: HostConnection, link: _Link, on_open: Any, chan: Optional[paramiko.Channel],
+                error: Optional[BaseException]) -> None:
+        link.opening = max(0, link.opening - 1)
+        if chan is not None:
+            link.channels.append(chan)
+            on_open(chan, None)
+            return
+        if isinstance(error, paramiko.ChannelException) and link.transport.is_active():
+            live = link.live()
+            if live == 0 and link.opening == 0:
+                on_open(None, ConnectError("%s: the server refuses every new session: %s" % (
+                    conn.name, error.text or error)))
+                return
+            conn.max_sessions = max(1, live)  # OpenSSH's MaxSessions: the next session goes on another connection
+        self.open_session(conn, on_open)  # on another connection, or a new one when this one is gone
+
+    # --- exec ----------------------------------------------------------------------------------------------
+
+    def _exec_opened(self, proc: RemoteProc, command: str, channel: Optional[paramiko.Channel],
+                     error: Optional[BaseException]) -> None:
+        if channel is None:
+            if not proc.ended:
+                text = str(error) if isinstance(error, ConnectError) else "%s: cannot start the command: %s" % (
+                    proc.conn.name, error or type(error).__name__)
+                self.ended(proc, error=text)
+            return
+        if proc.ended:
+            channel.close()
+            return
+        transport = channel.get_transport()
+        try:
+            if proc.pty:
+                transport.send_request(channel, "pty-req", os.environ.get("TERM", "vt100"), 80, 24, 0, 0, b"")
+            transport.send_request(channel, "exec", command)
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            channel.close()
+            self.ended(proc, error="%s: cannot start the command: %s" % (proc.conn.name,
+                                                                        error or type(error).__name__))
+            return
         channel.setblocking(False)
-        self.emit({"ev": "started", "id": proc.id, "t": started})
-        self.selector.register(channel, selectors.EVENT_READ, proc)
+        channel.execo_owner = proc
+        proc.channel = channel
+        self.emit({"ev": "started", "id": proc.id, "t": time.time()})
         if proc.cancelled:
             self._kill(proc, proc.cancelled)
         self._pump_stdin(proc)
-        self._service(proc)  # output may already be waiting
+        self._service(proc)  # the connection may have ended already
 
     def _service(self, proc: RemoteProc) -> None:
         channel = proc.channel
-        assert channel is not None
+        if channel is None or proc.ended:
+            return
         while channel.recv_ready():
             data = channel.recv(READ_SIZE)
             if not data:
@@ -307,12 +430,17 @@ class ConnWorker:
         proc.killed = signame
         if proc.pgid is not None:
             pgid, channel = proc.pgid, proc.channel
-            proc.conn.submit(lambda c: self._remote_kill(c, pgid, signame, channel, proc.pty))
+            self._remote_kill(proc.conn, pgid, signame, channel, proc.pty)
         else:
             # not wrapped: the "signal" request works for non-root logins; closing a pty sends SIGHUP
             self._send_signal_request(proc.channel, signame)
             if proc.pty or signame == "KILL":
-                proc.channel.close()
+                self._close_channel(proc.channel)
+
+    def _close_channel(self, channel: paramiko.Channel) -> None:
+        """Close a channel from the loop; its owner is serviced (paramiko tells nobody of our own closes)."""
+        channel.close()
+        self._notify(channel)
 
     @staticmethod
     def _send_signal_request(channel: paramiko.Channel, signame: str) -> None:
@@ -329,21 +457,41 @@ class ConnWorker:
 
     def _remote_kill(self, conn: HostConnection, pgid: int, signame: str, target: paramiko.Channel,
                      pty: bool) -> None:
-        """Thread pool: run `kill -s SIG -- -PGID` on the host, closing the target channel if that fails."""
+        """Run `kill -s SIG -- -PGID` on the host in a session of its own, closing target if that fails."""
         if target.closed:
             return
-        try:
-            channel = conn.open_session()
+        watch = _KillWatch(conn, pgid, target, pty)
+        self.kills_in_flight += 1
+
+        def opened(channel: Optional[paramiko.Channel], error: Optional[BaseException]) -> None:
+            if channel is None or watch.done:
+                if channel is not None:
+                    channel.close()
+                self._kill_done(watch, error)
+                return
+            watch.channel = channel
+            channel.execo_owner = watch
             try:
-                channel.exec_command(kill_command(pgid, signame))
-                if not channel.status_event.wait(KILL_WAIT):
-                    raise ConnectError("%s: kill command did not answer in %gs" % (conn.name, KILL_WAIT))
-            finally:
-                channel.close()
-        except Exception as error:
-            self.post("log", logging.WARNING, "%s: could not kill process group %d: %s; closing its channel%s"
-                      % (conn.name, pgid, error, " (SIGHUP through the pty)" if pty else ""))
-            target.close()
+                channel.get_transport().send_request(channel, "exec", kill_command(pgid, signame))
+            except (paramiko.SSHException, EOFError, OSError) as send_error:
+                self._kill_done(watch, send_error)
+
+        self.open_session(conn, opened)
+        self.later(KILL_WAIT, lambda: self._kill_done(watch, ConnectError(
+            "%s: kill command did not answer in %gs" % (conn.name, KILL_WAIT))))
+
+    def _kill_done(self, watch: "_KillWatch", error: Optional[BaseException]) -> None:
+        if watch.done:
+            return
+        watch.done = True
+        self.kills_in_flight -= 1
+        if watch.channel is not None:
+            watch.channel.close()
+        if error is not None:
+            self.emit({"ev": "log", "level": logging.WARNING,
+                       "msg": "%s: could not kill process group %d: %s; closing its channel%s"
+                       % (watch.conn.name, watch.pgid, error, " (SIGHUP through the pty)" if watch.pty else "")})
+            self._close_channel(watch.target)
 
     # --- transfers -----------------------------------------------------------------------------------------
 
@@ -396,17 +544,16 @@ class ConnWorker:
             if kind == "log":
                 self.emit({"ev": "log", "level": message[1], "msg": message[2]})
                 continue
-            if kind == "call":  # a function to run in the main thread (port forwards)
+            if kind == "call":  # a function to run in the main thread
                 message[1]()
+                continue
+            if kind == "dirty":  # a channel read by a transport's own thread had news
+                self.dirty[id(message[1])] = message[1]
                 continue
             proc: RemoteProc = message[1]
             if proc.ended:
-                if kind == "channel":
-                    message[2].close()
                 continue
-            if kind == "channel":
-                self._on_channel(proc, message[2], message[3])
-            elif kind == "sftp":
+            if kind == "sftp":
                 proc.sftp = message[2]
                 self.emit({"ev": "started", "id": proc.id, "t": message[3]})
                 if proc.cancelled:
@@ -438,40 +585,63 @@ class ConnWorker:
 
     def run(self) -> None:
         while self.running:
-            timeout = 0.005 if self.writers else None
-            for key, _ in self.selector.select(timeout):
-                if key.data == "ops":
-                    self._read_ops()
-                elif key.data == "wake":
-                    try:
-                        while os.read(self.wake_r, 4096):
-                            pass
-                    except BlockingIOError:
-                        pass
-                    self._inbox()
-                elif not key.data.ended:
-                    self._service(key.data)
-                if not self.running:
-                    break
-            if self.writers:
-                writers, self.writers = self.writers, []
-                for proc in writers:
-                    self._pump_stdin(proc)
+            self._turn(None)
         self.shutdown()
+
+    def _turn(self, limit: Optional[float]) -> None:
+        """One poll: ops, inbox, connections' packets; then the channels with news, timers and output."""
+        timeout = limit
+        if self.writers:
+            timeout = 0.005 if timeout is None else min(timeout, 0.005)
+        if self.timers:
+            due = max(0.0, self.timers[0][0] - time.monotonic())
+            timeout = due if timeout is None else min(timeout, due)
+        for key, mask in self.selector.select(timeout):
+            data = key.data
+            if data == "ops":
+                self._read_ops()
+            elif data == "wake":
+                try:
+                    while os.read(self.wake_r, 4096):
+                        pass
+                except BlockingIOError:
+                    pass
+                self._inbox()
+            elif isinstance(data, LoopSocket):
+                if mask & selectors.EVENT_WRITE:
+                    self.loop.writable(data)
+                if mask & selectors.EVENT_READ:
+                    self.loop.readable(data)
+            if not self.running and limit is None:
+                break
+        self._service_dirty()
+        while self.timers and self.timers[0][0] <= time.monotonic():
+            heapq.heappop(self.timers)[2]()
+        if self.writers:
+            writers, self.writers = self.writers, []
+            for proc in writers:
+                self._pump_stdin(proc)
+        self._service_dirty()
+        self.loop.flush()
+
+    def _service_dirty(self) -> None:
+        while self.dirty:
+            dirty, self.dirty = self.dirty, {}
+            for owner in dirty.values():
+                if isinstance(owner, RemoteProc):
+                    self._service(owner)
+                elif owner.channel is not None and owner.channel.closed:
+                    self._kill_done(owner, None)
 
     def shutdown(self, wait: float = 3.0) -> None:
         """End every remote command (kill its process group, close its channel) and every connection."""
         self.running = False
-        done: List[threading.Event] = []
         for proc in list(self.procs.values()):
             if proc.channel is not None and proc.pgid is not None and not proc.channel.closed:
-                event = threading.Event()
-                done.append(event)
-                proc.conn.submit(lambda c, p=proc, e=event: (self._remote_kill(c, p.pgid, "TERM", p.channel, p.pty),
-                                                               e.set()))
+                self._remote_kill(proc.conn, proc.pgid, "TERM", proc.channel, proc.pty)
         deadline = time.monotonic() + wait
-        for event in done:
-            event.wait(max(0.0, deadline - time.monotonic()))
+        while self.kills_in_flight > 0 and time.monotonic() < deadline:
+            self._turn(min(0.05, max(0.0, deadline - time.monotonic())))
         for forward in list(self.forwards.values()):
             forward.end(error="%s: connection worker shut down" % forward.conn.name)
         for proc in list(self.procs.values()):
@@ -479,6 +649,7 @@ class ConnWorker:
                 proc.sftp.close()
             self.ended(proc, error="%s: connection worker shut down" % proc.conn.name)
         self.registry.close_all()
+        self.loop.flush()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 

@@ -24,9 +24,10 @@ from contextlib import contextmanager
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
 
 import paramiko
-from paramiko.common import MSG_CHANNEL_REQUEST
 
 from .ssh_config import connection_key
+from .ssh_loop import LoopSocket, TransportLoop
+from .ssh_transport import Transport
 
 log = logging.getLogger("execo_actors.ssh")
 
@@ -63,34 +64,6 @@ def kill_command(pgid: int, signame: str) -> str:
     if not signame.isalnum():
         raise ValueError("bad signal name %r" % signame)
     return "kill -s %s -- -%d" % (signame, int(pgid))
-
-
-def _handle_channel_request(chan: paramiko.Channel, m: paramiko.Message) -> None:
-    """paramiko ignores "exit-signal": record the signal name, then let paramiko handle everything else."""
-    start = m.packet.tell()
-    if m.get_text() == "exit-signal":
-        m.get_boolean()
-        chan.exit_signal = m.get_text()
-        chan.status_event.set()
-        return
-    m.packet.seek(start)
-    paramiko.Channel._handle_request(chan, m)
-
-
-_GCM = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
-
-
-class _Transport(paramiko.Transport):
-    _channel_handler_table = dict(paramiko.Transport._channel_handler_table)
-    _channel_handler_table[MSG_CHANNEL_REQUEST] = _handle_channel_request
-    # AES-GCM first: an AEAD cipher, so no per-packet HMAC is computed and then compared
-    # byte by byte in Python (bench/remote_fanout.py --execo-tweaks gcm: a large share of
-    # the workers' CPU in warm rounds); servers without it still get the usual list.
-    _preferred_ciphers = _GCM + tuple(c for c in paramiko.Transport._preferred_ciphers if c not in _GCM)
-    # Each transport's thread wakes this often to look for a close: 0.1 s by default, so
-    # 500 idle connections cost 5,000 wake-ups a second. Closing our side ends its read at
-    # once anyway.
-    _active_check_timeout = 2.0
 
 
 class Pacer:
@@ -150,8 +123,9 @@ class KeyCache:
 class Registry:
     """Every HostConnection of a worker, by connection key, plus what they share (pacer, keys, executor)."""
 
-    def __init__(self, executor: Executor, pacer: Optional[Pacer] = None):
+    def __init__(self, executor: Executor, pacer: Optional[Pacer] = None, loop: Optional[TransportLoop] = None):
         self.executor = executor
+        self.loop = loop  # when given, authenticated transports are read by the worker's loop (ssh_loop.py)
         self.pacer = pacer or Pacer()
         self.keys = KeyCache()
         self._lock = threading.Lock()
@@ -176,14 +150,18 @@ class Registry:
 class _Link:
     """One transport and the channels we opened on it (to know when it is full)."""
 
-    def __init__(self, transport: paramiko.Transport, helper: Optional[subprocess.Popen] = None):
+    def __init__(self, transport: Transport, helper: Optional[subprocess.Popen] = None):
         self.transport = transport
         self.helper = helper  # the ProxyCommand process feeding this transport, if any
         self.channels: List[paramiko.Channel] = []
+        self.opening = 0  # sessions asked for without waiting, not answered yet (worker loop only)
 
     def live(self) -> int:
         self.channels = [c for c in self.channels if not c.closed]
         return len(self.channels)
+
+    def has_room(self, max_sessions: Optional[int]) -> bool:
+        return self.transport.is_active() and (max_sessions is None or self.live() + self.opening < max_sessions)
 
     def close(self) -> None:
         self.transport.close()
@@ -201,6 +179,11 @@ class HostConnection:
         self.registry = registry
         self.max_sessions: Optional[int] = None  # learnt when the server first refuses a session
         self._links: List[_Link] = []
+        self._links_lock = threading.Lock()
+        # the worker loop's sessions waiting for a connection (see conn_worker.SessionOpener)
+        self.waiting: Deque[Callable[[Optional[paramiko.Channel], Optional[BaseException]], None]] = \
+            collections.deque()
+        self.connecting = False
         self._lock = threading.Lock()
         self._connect_lock = threading.Lock()
         self._queue: Deque[Callable[["HostConnection"], None]] = collections.deque()
@@ -236,18 +219,36 @@ class HostConnection:
     def timeout(self) -> float:
         return self.spec.get("connect_timeout") or DEFAULT_CONNECT_TIMEOUT
 
+    def links(self) -> List[_Link]:
+        """The live transports (dead ones are dropped: the next use reconnects)."""
+        with self._links_lock:
+            self._links = [link for link in self._links if link.transport.is_active()]
+            return list(self._links)
+
+    def link_with_room(self) -> Optional[_Link]:
+        """A live transport that can take one more session, if any (the worker loop's non-blocking opens)."""
+        for link in self.links():
+            if link.has_room(self.max_sessions):
+                return link
+        return None
+
+    def add_link(self) -> _Link:
+        """Blocking: one more connection to the host."""
+        with self._connect_lock:
+            link = self._connect()
+        with self._links_lock:
+            self._links.append(link)
+        return link
+
     def open_session(self) -> paramiko.Channel:
-        """A new session channel, on a transport with room (a new one when every transport is full)."""
-        self._links = [link for link in self._links if link.transport.is_active()]
-        for link in list(self._links):
+        """Blocking: a new session channel, on a transport with room (a new one when every transport is full)."""
+        for link in self.links():
             if self.max_sessions is not None and link.live() >= self.max_sessions:
                 continue
             channel = self._try_open(link)
             if channel is not None:
                 return channel
-        with self._connect_lock:
-            link = self._connect()
-            self._links.append(link)
+        link = self.add_link()
         channel = self._try_open(link)
         if channel is None:
             raise ConnectError("%s: the server refuses every new session, even on a new connection" % self.name)
@@ -271,10 +272,13 @@ class HostConnection:
         """A direct-tcpip channel from this host (a gateway) to address:port; called from many threads."""
         for attempt in (1, 2):
             with self._connect_lock:  # one handshake to the gateway, whatever the number of hosts behind it
-                self._links = [link for link in self._links if link.transport.is_active()]
-                if not self._links:
-                    self._links.append(self._connect())
-                link = self._links[0]
+                links = self.links()
+                if not links:
+                    link = self._connect()
+                    with self._links_lock:
+                        self._links.append(link)
+                else:
+                    link = links[0]
             try:
                 return link.transport.open_channel("direct-tcpip", (address, port), ("127.0.0.1", 0),
                                                    timeout=self.timeout)
@@ -288,7 +292,8 @@ class HostConnection:
 
     def close(self) -> None:
         self._closed = True
-        links, self._links = self._links, []
+        with self._links_lock:
+            links, self._links = self._links, []
         for link in links:
             link.close()
 
@@ -324,7 +329,9 @@ class HostConnection:
         spec, timeout = self.spec, self.timeout
         with self.registry.pacer.slot(spec):
             sock, helper = self._socket()
-            transport = _Transport(sock)
+            if self.registry.loop is not None and isinstance(sock, socket.socket):
+                sock = LoopSocket(sock, self.registry.loop)  # the loop reads it once authenticated
+            transport = Transport(sock)
             try:
                 self._handshake(transport, timeout)
             except BaseException:
@@ -337,7 +344,7 @@ class HostConnection:
             transport.set_keepalive(spec["keepalive"])
         return _Link(transport, helper)
 
-    def _handshake(self, transport: paramiko.Transport, timeout: float) -> None:
+    def _handshake(self, transport: Transport, timeout: float) -> None:
         transport.banner_timeout = timeout
         transport.handshake_timeout = timeout
         transport.auth_timeout = timeout
@@ -380,7 +387,7 @@ class HostConnection:
         name = spec["address"] if spec["port"] == 22 else "[%s]:%d" % (spec["address"], spec["port"])
         return dict(keys.lookup(name) or {})
 
-    def _check_host_key(self, transport: paramiko.Transport, known: Dict[str, paramiko.PKey]) -> None:
+    def _check_host_key(self, transport: Transport, known: Dict[str, paramiko.PKey]) -> None:
         mode = self.spec.get("strict_host_key_checking")
         if mode == "no":
             return
@@ -402,7 +409,7 @@ class HostConnection:
                            % (self.name, server_key.get_name(), server_key.fingerprint,
                               ", ".join(self.spec.get("known_hosts") or []) or "none", mode))
 
-    def _authenticate(self, transport: paramiko.Transport) -> None:
+    def _authenticate(self, transport: Transport) -> None:
         spec = self.spec
         user = spec["user"]
         paths = list(spec.get("keys") or [])

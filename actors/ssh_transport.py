@@ -1,0 +1,164 @@
+"""execo's paramiko Transport: what the connection worker needs beyond paramiko's own.
+
+* Channel events reach the worker without a pipe per channel: after paramiko handles a channel packet, the
+  channel's ``execo_notify(channel)`` is called (in whichever thread read the packet), and once more for
+  every watched channel when the connection ends.
+* ``open_session_nowait`` sends a session open and returns; the answer calls back. The worker's loop opens
+  channels and starts commands this way, without a thread waiting for each round trip.
+* A user message sent by the worker's loop during a key re-exchange is queued, not waited for: the loop is
+  the one that reads the key exchange (see ssh_loop.py), so waiting would stall it.
+* paramiko ignores "exit-signal": we record the signal name.
+* AES-GCM is preferred (no per-packet HMAC in Python, packet lengths in clear), and the thread's close check
+  is slow (each transport's thread otherwise wakes 10 times a second).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import paramiko
+from paramiko.common import MSG_CHANNEL_REQUEST, cMSG_CHANNEL_OPEN, cMSG_CHANNEL_REQUEST
+
+from .ssh_loop import LoopSocket
+
+OpenCallback = Callable[[Optional[paramiko.Channel], Optional[BaseException]], None]
+_Pending = Tuple[OpenCallback, paramiko.Channel]
+
+
+def _handle_channel_request(chan: paramiko.Channel, m: paramiko.Message) -> None:
+    """paramiko ignores "exit-signal": record the signal name, then let paramiko handle everything else."""
+    start = m.packet.tell()
+    if m.get_text() == "exit-signal":
+        m.get_boolean()
+        chan.exit_signal = m.get_text()
+        chan.status_event.set()
+        return
+    m.packet.seek(start)
+    paramiko.Channel._handle_request(chan, m)
+
+
+def _notifying(handler: Callable[[paramiko.Channel, paramiko.Message], None]) -> Callable:
+    def handle(chan: paramiko.Channel, m: paramiko.Message) -> None:
+        handler(chan, m)
+        notify = chan.__dict__.get("execo_notify")
+        if notify is not None:
+            notify(chan)
+    return handle
+
+
+_GCM = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+_ETM = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com")
+
+
+class Transport(paramiko.Transport):
+    _channel_handler_table = {ptype: _notifying(_handle_channel_request if ptype == MSG_CHANNEL_REQUEST else handler)
+                              for ptype, handler in paramiko.Transport._channel_handler_table.items()}
+    # AES-GCM first, then encrypt-then-MAC: both keep packet lengths in clear, so the worker's loop can cut
+    # packets without a thread per connection; servers without them still get the usual lists.
+    _preferred_ciphers = _GCM + tuple(c for c in paramiko.Transport._preferred_ciphers if c not in _GCM)
+    _preferred_macs = tuple(m for m in _ETM if m in paramiko.Transport._preferred_macs) + tuple(
+        m for m in paramiko.Transport._preferred_macs if m not in _ETM)
+    # The thread wakes this often to look for a close (0.1 s by default); closing our side ends its read anyway.
+    _active_check_timeout = 2.0
+
+    def __init__(self, sock: Any, **kwargs: Any):
+        super().__init__(sock, **kwargs)
+        if isinstance(sock, LoopSocket):
+            sock.transport = self
+        self._opening: Dict[int, _Pending] = {}  # paramiko's channel map is weak: we hold them
+        self._watched: "weakref.WeakSet[paramiko.Channel]" = weakref.WeakSet()
+        self._deferred: List[paramiko.Message] = []
+
+    # --- opening without waiting ---------------------------------------------------------------------------
+
+    def open_session_nowait(self, on_open: OpenCallback, notify: Callable[[paramiko.Channel], None]) -> None:
+        """Ask for a session channel; on_open(channel, None) or on_open(None, error) runs once, when the server
+        answers or the connection ends, in the thread that read the answer. notify becomes the channel's
+        ``execo_notify``."""
+        if not self.active:
+            raise paramiko.SSHException("SSH session not active")
+        with self.lock:
+            window_size = self._sanitize_window_size(None)
+            max_packet_size = self._sanitize_packet_size(None)
+            chanid = self._next_channel()
+            m = paramiko.Message()
+            m.add_byte(cMSG_CHANNEL_OPEN)
+            m.add_string("session")
+            m.add_int(chanid)
+            m.add_int(window_size)
+            m.add_int(max_packet_size)
+            chan = paramiko.Channel(chanid)
+            chan.execo_notify = notify
+            self._channels.put(chanid, chan)
+            self.channels_seen[chanid] = True
+            chan._set_transport(self)
+            chan._set_window(window_size, max_packet_size)
+            self._opening[chanid] = (on_open, chan)
+            self._watched.add(chan)
+        self._send_user_message(m)
+
+    def _parse_channel_open_success(self, m: paramiko.Message) -> None:
+        start = m.packet.tell()
+        chanid = m.get_int()
+        m.packet.seek(start)
+        super()._parse_channel_open_success(m)
+        pending = self._opening.pop(chanid, None)
+        if pending is not None:
+            pending[0](pending[1], None)
+
+    def _parse_channel_open_failure(self, m: paramiko.Message) -> None:
+        start = m.packet.tell()
+        chanid = m.get_int()
+        pending = self._opening.pop(chanid, None)
+        if pending is None:
+            m.packet.seek(start)
+            super()._parse_channel_open_failure(m)
+            return
+        reason = m.get_int()
+        text = m.get_text() or paramiko.common.CONNECTION_FAILED_CODE.get(reason, "(unknown code)")
+        self._channels.delete(chanid)
+        pending[0](None, paramiko.ChannelException(reason, text))
+
+    # --- requests without waiting --------------------------------------------------------------------------
+
+    def send_request(self, chan: paramiko.Channel, kind: str, *fields: Any) -> None:
+        """A channel request that wants a reply, not waited for: a failure closes the channel (paramiko)."""
+        m = paramiko.Message()
+        m.add_byte(cMSG_CHANNEL_REQUEST)
+        m.add_int(chan.remote_chanid)
+        m.add_string(kind)
+        m.add_boolean(True)
+        for field in fields:
+            (m.add_int if isinstance(field, int) else m.add_string)(field)
+        self._send_user_message(m)
+
+    def _send_user_message(self, data: paramiko.Message) -> None:
+        sock = self.sock
+        if isinstance(sock, LoopSocket) and sock.adopted and sock.loop.in_loop() \
+                and not self.clear_to_send.is_set():
+            self._deferred.append(data)  # a key re-exchange is on: the loop must not wait for its own reads
+            return
+        super()._send_user_message(data)
+
+    def flush_deferred(self) -> None:
+        if self._deferred and self.clear_to_send.is_set():
+            deferred, self._deferred = self._deferred, []
+            for message in deferred:
+                self._send_user_message(message)
+
+    # --- the end -------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            error = self.saved_exception or EOFError("connection closed")
+            opening, self._opening = self._opening, {}
+            for callback, _ in opening.values():
+                callback(None, error)
+            for chan in list(self._watched):
+                notify = chan.__dict__.get("execo_notify")
+                if notify is not None:
+                    notify(chan)
+

@@ -1,0 +1,70 @@
+"""The connection workers read authenticated connections from their own loop (actors/ssh_loop.py).
+
+These tests put that loop where a thread per connection had it easy: a key re-exchange in the middle of a
+command's output and input, a server whose packet lengths are encrypted (the connection keeps paramiko's
+thread), and a host frozen while the loop still has data queued for it.
+"""
+
+import time
+
+import pytest
+
+from execo import Remote, SshProcess
+
+
+@pytest.fixture
+def params(ssh_connection_params):
+    return dict(ssh_connection_params)
+
+
+def test_key_reexchange_during_a_command_loses_no_byte(params, sshd_fresh_host):
+    # the server re-keys every 32 KB: dozens of key exchanges while 2 MB go out and 1 MB comes in
+    host = sshd_fresh_host("RekeyLimit 32K\nLogLevel DEBUG1")
+    out = SshProcess("seq 1 300000", host.address, connection_params=params).start()
+    data = "".join("%07d\n" % i for i in range(150000))
+    count = SshProcess("wc -c", host.address, connection_params=params).start()
+    count.write(data).close_stdin()
+    out.wait(120)
+    count.wait(120)
+    assert out.ok, out.error_reason
+    lines = out.stdout.split("\n")
+    assert len(lines) == 300001 and lines[0] == "1" and lines[-2] == "300000"
+    assert count.ok and int(count.stdout.strip()) == len(data)
+    assert host.log().count("SSH2_MSG_KEXINIT sent") >= 10  # the re-exchanges really happened
+
+
+def test_a_server_without_clear_packet_lengths_keeps_a_thread_and_works(params, sshd_fresh_host, sshd_hosts):
+    # no AES-GCM, no encrypt-then-MAC: the loop cannot cut packets, so paramiko's thread keeps reading
+    old = sshd_fresh_host("Ciphers aes128-ctr\nMACs hmac-sha2-256")
+    hosts = [old.address, sshd_hosts(1)[0].address]
+    action = Remote("echo {{{host}}}; echo err >&2", hosts, connection_params=params).run(60)
+    assert action.ok, [p.error_reason for p in action.processes]
+    assert [p.stdout.strip() for p in action.processes] == hosts
+    sleeper = SshProcess("sleep 60", old.address, connection_params=params).start()
+    time.sleep(0.5)
+    sleeper.kill()
+    sleeper.wait(20)
+    assert sleeper.ended and sleeper.killed
+
+
+def test_a_host_frozen_with_input_queued_does_not_stall_the_others(params, sshd_fresh_host, sshd_hosts):
+    frozen = sshd_fresh_host()
+    sink = SshProcess("cat > /dev/null", frozen.address, connection_params=params).start()
+    healthy = SshProcess("for i in $(seq 1 20); do echo $i; sleep 0.05; done", sshd_hosts(1)[0].address,
+                         connection_params=params)
+    deadline = time.monotonic() + 20
+    while not sink.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the exec request is out
+    frozen.freeze()
+    try:
+        sink.write("x" * (16 * 1024 * 1024))  # more than the window and the socket buffers hold
+        started = time.monotonic()
+        healthy.run(30)
+        assert healthy.ok and healthy.stdout.split() == [str(i) for i in range(1, 21)]
+        assert time.monotonic() - started < 10
+    finally:
+        sink.kill()
+        frozen.thaw()
+    sink.wait(30)
+    assert sink.ended
