@@ -108,6 +108,22 @@ def wait_idle(env: SshdEnv, timeout: float = 60.0) -> int:
         time.sleep(0.1)
 
 
+def server_cpu(env: SshdEnv) -> float:
+    """CPU seconds used by the sshds and every session they have reaped (the server's share of the machine)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for host in env.hosts:
+        if host.proc is None:
+            continue
+        try:
+            with open("/proc/%d/stat" % host.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / ticks
+
+
 def run_peer(peer: Peer, job: Dict, work_dir: str, timeout: float) -> Dict:
     """Run one peer on one job in its own process; the result dict always says what happened."""
     try:
@@ -154,16 +170,18 @@ def mb(n: float) -> str:
 
 
 def print_size(n: int, rounds: int, results: Dict[str, Dict]) -> Dict:
-    print("\n  %-14s %8s %14s %9s %7s %8s  %s" % ("peer", "cold s", "warm s (x%d)" % rounds, "total s", "errors",
-                                                "CPU s", "RSS at end"))
+    print("\n  %-14s %8s %14s %9s %7s %8s %9s  %s" % ("peer", "cold s", "warm s (x%d)" % rounds, "total s",
+                                                     "errors", "CPU s", "sshd CPU", "RSS at end"))
     for name, r in results.items():
         if r.get("crash") and r.get("cold") is None:
             print("  %-14s FAILED: %s" % (name, r["crash"]))
             continue
         warm = sum(r["warm"]) if r["warm"] else float("nan")
-        print("  %-14s %8.3f %14.3f %9s %7d %8s  %s" % (
+        print("  %-14s %8.3f %14.3f %9s %7d %8s %9s  %s" % (
             name, r["cold"], warm, "%.3f" % r["total"] if r.get("total") else "-", r["errors"],
-            "%.2f" % r["cpu"] if r.get("cpu") is not None else "-", mb(r["rss_end"]) if r.get("rss_end") else "-"))
+            "%.2f" % r["cpu"] if r.get("cpu") is not None else "-",
+            "%.2f" % r["server_cpu"] if r.get("server_cpu") is not None else "-",
+            mb(r["rss_end"]) if r.get("rss_end") else "-"))
         for sample in r.get("error_samples", []):
             print("  %14s   e.g. %s" % ("", sample))
         if r.get("crash"):
@@ -233,7 +251,7 @@ def main() -> None:
                         help="which peers, comma-separated (default: all)")
     parser.add_argument("--quick", action="store_true", help="smoke run: --sizes 10,30 --rounds 2")
     parser.add_argument("--execo-tweaks", metavar="LIST",
-                        help="also run execo with paramiko tweaks in its workers (gcm,poll,eq: see "
+                        help="also run execo with tweaked workers (threads,eq: see "
                              "bench/peers/tweaked_conn_worker.py), as the peer execo+LIST; excluded from the best peer")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds one peer may take at one N")
     args = parser.parse_args()
@@ -276,7 +294,10 @@ def main() -> None:
                 left = wait_idle(env)
                 if left:
                     print("  [%d sshd sessions still open before %s]" % (left, peer.name))
+                before = server_cpu(env)
                 results[peer.name] = run_peer(peer, job, work_dir, args.timeout)
+                wait_idle(env)  # the sessions' CPU reaches the sshds' counters once they are reaped
+                results[peer.name]["server_cpu"] = server_cpu(env) - before
             summaries.append(print_size(n, args.rounds, results))
         print_summary(summaries)
         biggest = summaries[-1]
