@@ -272,12 +272,44 @@ def host_spec(host: Any, connection_params: Optional[Mapping[str, Any]] = None) 
         address = rewrite(address)
     if not isinstance(address, str):
         raise SpecError("host address must be a str, got %r for %r" % (address, host))
-    options = _parse_ssh_options(params.get("ssh_options"))
-    config_path = params.get("ssh_config_file") or options.get("configfile") or DEFAULT_CONFIG
+    raw_options = params.get("ssh_options")
     if params.get("keyfile") and not keyfile:
         keyfile = params["keyfile"]
-    return _resolve(address, user or params.get("user") or None, keyfile,
-                    port or params.get("port") or None, options, config_path, 0)
+    user = user or params.get("user") or None
+    port = port or params.get("port") or None
+    # Resolving runs paramiko's ssh_config lookup (about 0.8 ms): a script starts thousands of processes on
+    # the same hosts, so the result is kept until the config file changes.
+    try:
+        key: Any = (address, user, keyfile, port, params.get("ssh_config_file"),
+                    tuple(str(o) for o in raw_options) if raw_options and not isinstance(raw_options, str)
+                    else raw_options)
+        hash(key)
+    except TypeError:
+        key = None
+    if key is not None:
+        cached = _spec_cache.get(key)
+        if cached is not None and cached[0] == _config_stamp(cached[1]):
+            return msgpack.unpackb(cached[2])  # a fresh copy: the caller may change it
+    options = _parse_ssh_options(raw_options)
+    config_path = params.get("ssh_config_file") or options.get("configfile") or DEFAULT_CONFIG
+    spec = _resolve(address, user, keyfile, port, options, config_path, 0)
+    if key is not None:
+        if len(_spec_cache) > 100000:
+            _spec_cache.clear()
+        _spec_cache[key] = (_config_stamp(config_path), config_path, msgpack.packb(spec))
+    return spec
+
+
+_spec_cache: Dict[Any, Tuple[Any, str, bytes]] = {}
+
+
+def _config_stamp(path: Optional[str]) -> Any:
+    """What changes when the ssh_config file does (its mtime and size; None when absent)."""
+    try:
+        info = os.stat(os.path.expanduser(path)) if path else None
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size) if info else None
 
 
 def connection_key(spec: Mapping[str, Any]) -> tuple:

@@ -31,7 +31,8 @@ import struct
 import threading
 from typing import Any, Callable, Optional
 
-from paramiko.common import (MSG_DEBUG, MSG_DISCONNECT, MSG_IGNORE, MSG_UNIMPLEMENTED, cMSG_UNIMPLEMENTED)
+from paramiko.common import (MSG_DEBUG, MSG_DISCONNECT, MSG_IGNORE, MSG_NEWKEYS, MSG_UNIMPLEMENTED,
+                             cMSG_UNIMPLEMENTED)
 from paramiko.message import Message
 from paramiko.ssh_exception import SSHException
 
@@ -49,14 +50,6 @@ def framable(packetizer: Any) -> bool:
                 or _private(packetizer, "block_engine_in") is None) and not _private(packetizer, "remainder")
     except AttributeError:  # another paramiko's internals: keep the transport's thread
         return False
-
-
-def packet_size(packetizer: Any, buf: bytearray) -> Optional[int]:
-    """Bytes of the next whole packet in buf (length field, packet, MAC or tag), None while incomplete."""
-    if len(buf) < 4:
-        return None
-    length = struct.unpack_from(">I", buf)[0]
-    return 4 + length + _private(packetizer, "mac_size_in")
 
 
 def dispatch(transport: Any, ptype: int, m: Message) -> None:
@@ -144,6 +137,9 @@ class LoopSocket:
         if not self.adopted and self.transport is not None and self.transport.is_authenticated() \
                 and framable(self.transport.packetizer):
             self.adopted = True
+            # the handshake is over: without its timer, paramiko's per-packet complete_handshake() is a no-op
+            self.transport.packetizer.complete_handshake()
+            setattr(self.transport.packetizer, "_Packetizer__timer", None)
             self.loop.adopt(self)
         if self.adopted:  # the transport's thread, between two packets: park until the connection ends
             self._wake.wait()
@@ -216,18 +212,22 @@ class LoopSocket:
         self.inbuf += data
         transport = self.transport
         packetizer = transport.packetizer
+        inbuf = self.inbuf
+        mac_size = _private(packetizer, "mac_size_in")
         try:
-            while transport.active:
+            while transport.active and len(inbuf) >= 4:
                 if packetizer.need_rekey() and not transport.in_kex:
                     transport._send_kex_init()
-                size = packet_size(packetizer, self.inbuf)
-                if size is None or len(self.inbuf) < size:
+                if len(inbuf) < 4 + struct.unpack_from(">I", inbuf)[0] + mac_size:
                     break
                 ptype, m = packetizer.read_message()
                 dispatch(transport, ptype, m)
-                transport.flush_deferred()
-                if self.inbuf and not framable(packetizer):
-                    raise SSHException("a key re-exchange chose a cipher whose packet lengths are encrypted")
+                if transport._deferred:
+                    transport.flush_deferred()
+                if ptype == MSG_NEWKEYS:  # new keys for what follows
+                    if not framable(packetizer):
+                        raise SSHException("a key re-exchange chose a cipher whose packet lengths are encrypted")
+                    mac_size = _private(packetizer, "mac_size_in")
         except Exception as error:
             self.fail(error)
             return False

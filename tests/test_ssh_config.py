@@ -162,3 +162,15 @@ def test_execo_default_ssh_options_parse():
     assert spec["strict_host_key_checking"] == "no" and spec["connect_timeout"] == 20.0
     assert spec["request_tty"] is True
     assert "/dev/null" not in spec["known_hosts"]
+
+
+def test_resolved_specs_are_reused_until_the_config_file_changes(config):
+    params = {"ssh_config_file": config}
+    first = host_spec("node-1", params)
+    first["address"] = "changed by the caller"  # a caller's change must not leak into the next answer
+    assert host_spec("node-1", params)["address"] == "10.0.0.1"
+    with open(config) as f:
+        text = f.read()
+    with open(config, "w") as f:
+        f.write(text.replace("HostName 10.0.0.1", "HostName 10.0.0.42    "))  # other size: a new stamp
+    assert host_spec("node-1", params)["address"] == "10.0.0.42"
