@@ -25,7 +25,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
-import paramiko
+if __name__ == "__main__":
+    # paramiko.config imports invoke when installed, for ssh_config's "Match exec", which only the controller
+    # reads: 50 ms of imports at each worker start otherwise
+    sys.modules.setdefault("invoke", None)  # type: ignore[arg-type]
+
+import paramiko  # noqa: E402
 
 from . import port_forward, sftp_transfer
 from .frames import FrameReader, pack
@@ -89,6 +94,7 @@ class ConnWorker:
         self.in_fd = in_fd
         self.out_fd = out_fd
         self.reader = FrameReader()
+        self.out = bytearray()  # events not written yet (see emit)
         self.selector = selectors.DefaultSelector()
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ssh")
         self.loop = TransportLoop(self._register_socket, self._unregister_socket, self._socket_wants_write,
@@ -116,12 +122,23 @@ class ConnWorker:
     # --- talking to the controller -------------------------------------------------------------------------
 
     def emit(self, frame: Dict[str, Any]) -> None:
-        data = memoryview(pack(frame))
+        """Queue an event for the controller; the queue goes out in one write at the end of the loop's turn.
+
+        Every system call releases the GIL, and while hundreds of connection threads run handshakes the loop
+        then waits its turn to get it back: one write per turn instead of one per event keeps it responsive.
+        """
+        self.out += pack(frame)
+
+    def flush_events(self) -> None:
+        data = memoryview(self.out)
         try:
             while data:
                 data = data[os.write(self.out_fd, data):]
         except OSError:  # the controller is gone: shut down, nobody reads our events any more
             self.running = False
+        finally:
+            data.release()
+            self.out.clear()
 
     def post(self, *message: Any) -> None:
         """From any thread: hand a message to the main loop."""
@@ -623,6 +640,7 @@ class ConnWorker:
                 self._pump_stdin(proc)
         self._service_dirty()
         self.loop.flush()
+        self.flush_events()
 
     def _service_dirty(self) -> None:
         while self.dirty:
@@ -650,6 +668,7 @@ class ConnWorker:
             self.ended(proc, error="%s: connection worker shut down" % proc.conn.name)
         self.registry.close_all()
         self.loop.flush()
+        self.flush_events()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
