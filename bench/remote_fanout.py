@@ -176,7 +176,7 @@ def print_size(n: int, rounds: int, results: Dict[str, Dict]) -> Dict:
         if r.get("crash") and r.get("cold") is None:
             print("  %-14s FAILED: %s" % (name, r["crash"]))
             continue
-        warm = sum(r["warm"]) if r["warm"] else float("nan")
+        warm = sum(r["warm"]) if r.get("warm") else float("nan")
         print("  %-14s %8.3f %14.3f %9s %7d %8s %9s  %s" % (
             name, r["cold"], warm, "%.3f" % r["total"] if r.get("total") else "-", r["errors"],
             "%.2f" % r["cpu"] if r.get("cpu") is not None else "-",
@@ -190,19 +190,19 @@ def print_size(n: int, rounds: int, results: Dict[str, Dict]) -> Dict:
     ours = results.get(EXECO)
     others = {name: r for name, r in results.items() if not name.startswith(EXECO + "+") and name != EXECO and ok(r)}
     if ours is not None and ok(ours) and others:
-        for phase in ("cold", "warm"):
-            value = (lambda r: r["cold"]) if phase == "cold" else (lambda r: sum(r["warm"]))
+        phases = {"cold": lambda r: r["cold"]}
+        if rounds:
+            phases["warm"] = lambda r: sum(r["warm"])
+        for phase, value in phases.items():
             best = min(others, key=lambda name: value(others[name]))
             if value(others[best]) > 0:
                 summary[phase] = (value(ours) / value(others[best]), best)
-        print("  execo / best peer: cold %.2f (best: %s %.3fs)   warm %.2f (best: %s %.3fs)   [target < 1.0, aim 0.7]"
-              % (summary["cold"][0], summary["cold"][1], others[summary["cold"][1]]["cold"],
-                 summary["warm"][0], summary["warm"][1], sum(others[summary["warm"][1]]["warm"])))
-        for name, variant in results.items():
-            if name.startswith(EXECO + "+") and ok(variant):
-                print("  %s / best peer: cold %.2f   warm %.2f   (bench-only variant, not what execo ships)"
-                      % (name, variant["cold"] / others[summary["cold"][1]]["cold"],
-                         sum(variant["warm"]) / sum(others[summary["warm"][1]]["warm"])))
+                print("  execo / best peer, %s: %.2f (best: %s %.3fs)  [target < 1.0, aim 0.7]"
+                      % (phase, summary[phase][0], best, value(others[best])))
+                for name, variant in results.items():
+                    if name.startswith(EXECO + "+") and ok(variant):
+                        print("  %s / best peer, %s: %.2f   (bench-only variant, not what execo ships)"
+                              % (name, phase, value(variant) / value(others[best])))
     elif ours is not None and not ok(ours):
         print("  execo did not run cleanly: no ratio")
     if ours is not None and ours.get("controller_rss_after"):
@@ -219,6 +219,19 @@ def print_size(n: int, rounds: int, results: Dict[str, Dict]) -> Dict:
               % (ours["workers"], mb(ours["workers_rss"]), ours["connected"], ours["controller_cpu"],
                  ours["workers_cpu"]))
     summary["execo_ok"] = ours is not None and ok(ours)
+    return summary
+
+
+def median_summary(repeats: List[Dict]) -> Dict:
+    """One N's summary over its repeats: execo's median ratio per phase (each ratio paired within one repeat)."""
+    summary = dict(repeats[-1])
+    summary["execo_ok"] = all(r["execo_ok"] for r in repeats)
+    for phase in ("cold", "warm"):
+        ratios = sorted(r[phase] for r in repeats if phase in r)
+        if ratios and len(repeats) > 1:
+            summary[phase] = ratios[len(ratios) // 2]
+            print("  execo / best peer, %s, median of %d runs: %.2f (runs: %s)" % (
+                phase, len(ratios), summary[phase][0], ", ".join("%.2f %s" % r for r in ratios)))
     return summary
 
 
@@ -253,6 +266,9 @@ def main() -> None:
     parser.add_argument("--execo-tweaks", metavar="LIST",
                         help="also run execo with tweaked workers (threads,eq: see "
                              "bench/peers/tweaked_conn_worker.py), as the peer execo+LIST; excluded from the best peer")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run every peer this many times per N, alternating, and give execo's median ratio "
+                             "(the machine is shared: single runs move by 20%%)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds one peer may take at one N")
     args = parser.parse_args()
     if args.quick:
@@ -289,16 +305,22 @@ def main() -> None:
                    "port": env.port, "ssh_config": env.ssh_config_file, "connect_timeout": 30,
                    "timeout": args.timeout, "execo_params": env.connection_params()}
             print("\nN=%d hosts  (load average %.1f %.1f %.1f)" % ((n,) + os.getloadavg()), flush=True)
-            results: Dict[str, Dict] = {}
-            for peer in peers:
-                left = wait_idle(env)
-                if left:
-                    print("  [%d sshd sessions still open before %s]" % (left, peer.name))
-                before = server_cpu(env)
-                results[peer.name] = run_peer(peer, job, work_dir, args.timeout)
-                wait_idle(env)  # the sessions' CPU reaches the sshds' counters once they are reaped
-                results[peer.name]["server_cpu"] = server_cpu(env) - before
-            summaries.append(print_size(n, args.rounds, results))
+            repeats = []
+            for repeat in range(max(1, args.repeat)):
+                if args.repeat > 1:
+                    print("\n  run %d of %d" % (repeat + 1, args.repeat), end="")
+                order = peers[repeat % len(peers):] + peers[:repeat % len(peers)]  # nobody always goes first
+                results: Dict[str, Dict] = {}
+                for peer in order:
+                    left = wait_idle(env)
+                    if left:
+                        print("  [%d sshd sessions still open before %s]" % (left, peer.name))
+                    before = server_cpu(env)
+                    results[peer.name] = run_peer(peer, job, work_dir, args.timeout)
+                    wait_idle(env)  # the sessions' CPU reaches the sshds' counters once they are reaped
+                    results[peer.name]["server_cpu"] = server_cpu(env) - before
+                repeats.append(print_size(n, args.rounds, {p.name: results[p.name] for p in peers}))
+            summaries.append(median_summary(repeats))
         print_summary(summaries)
         biggest = summaries[-1]
         if biggest["n"] >= 500 and EXECO in wanted:
