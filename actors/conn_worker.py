@@ -104,6 +104,7 @@ class ConnWorker:
         else:
             self.registry = Registry(self.executor, loop=self.loop)
         self.procs: Dict[int, RemoteProc] = {}
+        self.hosts: Dict[int, Any] = {}  # hid -> HostConnection, or why its spec is bad (see _add_host)
         self.forwards: Dict[int, port_forward.Forward] = {}  # local port forwards (see port_forward.py)
         self.inbox: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
         self.wake_r, self.wake_w = os.pipe()
@@ -203,16 +204,18 @@ class ConnWorker:
         if op == "shutdown":
             self.running = False
             return
+        if op == "host":
+            self._add_host(frame)
+            return
         pid = frame.get("id")
         if op in ("exec", "put", "get", "forward"):
             if pid in self.procs or pid in self.forwards:
                 self.emit({"ev": "log", "level": logging.ERROR, "msg": "duplicate id %r in %s op" % (pid, op)})
                 return
-            try:
-                conn = self.registry.get(frame["host"])
-            except Exception as error:
+            conn = self.hosts.get(frame["hid"]) if "hid" in frame else self._connection(frame.get("host"))
+            if not isinstance(conn, HostConnection):
                 self.emit({"ev": "ended", "id": pid, "status": None, "signal": None,
-                           "error": "bad host spec %r: %s" % (frame.get("host"), error), "t": time.time()})
+                           "error": conn or "unknown host number %r" % frame.get("hid"), "t": time.time()})
                 return
             if op == "forward":
                 port_forward.start_forward(self, pid, conn, frame)
@@ -245,7 +248,16 @@ class ConnWorker:
         else:
             self.emit({"ev": "log", "level": logging.ERROR, "msg": "unknown op %r" % (op,)})
 
-    # --- exec ----------------------------------------------------------------------------------------------
+    def _add_host(self, frame: Dict[str, Any]) -> None:
+        """A "host" op: the spec that later ops name by its number (hid)."""
+        self.hosts[frame.get("hid")] = self._connection(frame.get("spec"))
+
+    def _connection(self, spec: Any) -> Any:
+        """The HostConnection for a spec, or the error text that ends the processes meant for it."""
+        try:
+            return self.registry.get(spec)
+        except Exception as error:
+            return "bad host spec %r: %s" % (spec, error)
 
     # --- sessions opened by the loop ------------------------------------------------------------------------
 

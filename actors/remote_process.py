@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Set
 
 from . import lifecycle
 from .io_actor import IOActor, Timer
-from .ssh_config import SpecError, host_spec
+from .ssh_config import SpecError, host_route
 from .worker_pool import WorkerPool
 
 log = logging.getLogger("execo")
@@ -58,6 +58,19 @@ class RemoteProcessDriver:
         self._reading: Set[int] = set()
         self._writing: Set[int] = set()
         self._pool_timer: Optional[Timer] = None
+        self._flush_pending = False
+
+    def _send(self, frame: Dict[str, Any], route: Any = None) -> List[Dict[str, Any]]:
+        """Queue an op; the pool writes once the loop has served its current batch of messages."""
+        events = self._pool.send(frame, route, flush=False)
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._io.call_soon(self._flush)
+        return events
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        self._apply(self._pool.flush())
 
     # -- start --------------------------------------------------------------------------
 
@@ -65,7 +78,7 @@ class RemoteProcessDriver:
         if handle.started:
             return
         try:
-            spec = host_spec(handle.host, handle._params)
+            route = host_route(handle.host, handle._params)
         except (SpecError, TypeError, ValueError) as error:
             failure = RemoteError("cannot reach %s: %s" % (handle.host.address, error))
             lifecycle.started(handle, failure)
@@ -75,20 +88,20 @@ class RemoteProcessDriver:
         direction = getattr(handle, "direction", None)
         forward = getattr(handle, "_forward", None)  # a PortForwarder: bind, port, remote_host, remote_port
         if forward is not None:
-            frame = dict(forward, op="forward", id=rid, host=spec)
+            frame = dict(forward, op="forward", id=rid)
         elif direction is not None:
-            frame = {"op": direction, "id": rid, "host": spec, "files": list(handle.files), "dest": handle.destination}
+            frame = {"op": direction, "id": rid, "files": list(handle.files), "dest": handle.destination}
         else:
-            frame = {"op": "exec", "id": rid, "host": spec, "cmd": _remote_command(handle), "pty": bool(handle.pty)}
+            frame = {"op": "exec", "id": rid, "cmd": _remote_command(handle), "pty": bool(handle.pty)}
         remote = _Remote(handle, rid, handle.host.address)
         self._by_id[rid] = remote
         self._by_handle[id(handle)] = remote
         lifecycle.started(handle)
-        events = self._pool.send(frame)
+        events = self._send(frame, route)
         if handle._stdin_backlog:
-            events += self._pool.send({"op": "write", "id": rid, "data": bytes(handle._stdin_backlog)})
+            events += self._send({"op": "write", "id": rid, "data": bytes(handle._stdin_backlog)})
         if handle._stdin_close_pending:
-            events += self._pool.send({"op": "eof", "id": rid})
+            events += self._send({"op": "eof", "id": rid})
         if handle.timeout is not None:
             remote.timers.append(self._io.call_later(max(0.0, handle.timeout), lambda: self._on_timeout(remote)))
         self._apply(events)
@@ -100,7 +113,7 @@ class RemoteProcessDriver:
         if remote is None:
             return
         handle.killed = True
-        self._apply(self._pool.send({"op": "kill", "id": remote.id, "sig": int(sig)}))
+        self._apply(self._send({"op": "kill", "id": remote.id, "sig": int(sig)}))
         delay = lifecycle.force_kill_delay(sig, auto_force_kill_timeout, self._config("kill_timeout", 60))
         if delay is not None:
             remote.timers.append(self._io.call_later(delay, lambda: self._force_kill(remote)))
@@ -108,7 +121,7 @@ class RemoteProcessDriver:
     def _force_kill(self, remote: _Remote) -> None:
         if remote.id in self._by_id:
             remote.handle.forced_kill = True
-            self._apply(self._pool.send({"op": "kill", "id": remote.id, "sig": int(signal.SIGKILL)}))
+            self._apply(self._send({"op": "kill", "id": remote.id, "sig": int(signal.SIGKILL)}))
 
     def _on_timeout(self, remote: _Remote) -> None:
         if remote.id in self._by_id:
@@ -125,7 +138,7 @@ class RemoteProcessDriver:
             level = logging.DEBUG if handle.nolog_write_error else logging.WARNING
             log.log(level, "write error on %s: the process is not running", handle.name)
             return
-        self._apply(self._pool.send({"op": "write", "id": remote.id, "data": data}))
+        self._apply(self._send({"op": "write", "id": remote.id, "data": data}))
 
     def close_stdin(self, handle: Any) -> None:
         remote = self._by_handle.get(id(handle))
@@ -133,7 +146,7 @@ class RemoteProcessDriver:
             if not handle.started:
                 handle._stdin_close_pending = True
             return
-        self._apply(self._pool.send({"op": "eof", "id": remote.id}))
+        self._apply(self._send({"op": "eof", "id": remote.id}))
 
     # -- events from the workers --------------------------------------------------------
 

@@ -266,12 +266,8 @@ def _resolve(alias: str, user: Optional[str], keyfile: Optional[str], port: Opti
     return spec
 
 
-def host_spec(host: Any, connection_params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-    """Everything a worker needs to reach ``host`` (a str or a Host-like object), as a msgpack-able dict.
-
-    ``connection_params`` is an execo connection params dict (user, keyfile, port, ssh_options,
-    host_rewrite_func, plus our ``ssh_config_file``). Raises SpecError naming the bad host or parameter.
-    """
+def host_route(host: Any, connection_params: Optional[Mapping[str, Any]] = None) -> "Route":
+    """The :class:`Route` to ``host`` (see host_spec): resolved once per host, params and ssh_config version."""
     params = connection_params or {}
     address, user, keyfile, port = _host_fields(host)
     rewrite = params.get("host_rewrite_func")
@@ -296,18 +292,43 @@ def host_spec(host: Any, connection_params: Optional[Mapping[str, Any]] = None) 
     if key is not None:
         cached = _spec_cache.get(key)
         if cached is not None and cached[0] == _config_stamp(cached[1]):
-            return msgpack.unpackb(cached[2])  # a fresh copy: the caller may change it
+            return cached[2]
     options = _parse_ssh_options(raw_options)
     config_path = params.get("ssh_config_file") or options.get("configfile") or DEFAULT_CONFIG
-    spec = _resolve(address, user, keyfile, port, options, config_path, 0)
+    route = Route(_resolve(address, user, keyfile, port, options, config_path, 0))
     if key is not None:
         if len(_spec_cache) > 100000:
             _spec_cache.clear()
-        _spec_cache[key] = (_config_stamp(config_path), config_path, msgpack.packb(spec))
-    return spec
+        _spec_cache[key] = (_config_stamp(config_path), config_path, route)
+    return route
 
 
-_spec_cache: Dict[Any, Tuple[Any, str, bytes]] = {}
+def host_spec(host: Any, connection_params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """Everything a worker needs to reach ``host`` (a str or a Host-like object), as a msgpack-able dict.
+
+    ``connection_params`` is an execo connection params dict (user, keyfile, port, ssh_options,
+    host_rewrite_func, plus our ``ssh_config_file``). Raises SpecError naming the bad host or parameter.
+    """
+    return msgpack.unpackb(host_route(host, connection_params).packed)  # a fresh copy: the caller may change it
+
+
+class Route:
+    """A resolved host spec as the worker pool uses it: packed once, hashed once, shared by every process.
+
+    ``spec`` must not be changed (it is shared through the cache); ``packed`` is what is sent to a worker the
+    first time it meets this host, ``worker_hash`` picks the worker (equal connection keys, equal workers).
+    """
+
+    __slots__ = ("spec", "packed", "worker_hash", "name")
+
+    def __init__(self, spec: Dict[str, Any]):
+        self.spec = spec
+        self.packed = msgpack.packb(spec, use_bin_type=True)
+        self.worker_hash = stable_hash(connection_key(spec))
+        self.name = spec.get("alias") or spec.get("address")
+
+
+_spec_cache: Dict[Any, Tuple[Any, str, Route]] = {}
 
 
 def _config_stamp(path: Optional[str]) -> Any:

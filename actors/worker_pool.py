@@ -9,6 +9,8 @@ restarted after a backoff, at most ``max_restarts`` times in ``restart_window`` 
 up on that worker and ends what is sent to it at once with an error). Nothing waits on a dead worker.
 
 A host always goes to the same worker (a stable hash of its connection key), so its connection is reused.
+A worker is told a host's spec once (a "host" frame naming it by a small number, the hid); the frames for
+processes on that host then carry the hid instead of the spec. A restarted worker starts with no hosts.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 from typing import Any, Deque, Dict, List, Optional, Set
 
 from .frames import Frame, FrameReader, FrameWriter
-from .ssh_config import connection_key, stable_hash
+from .ssh_config import Route
 
 WORKER_MODULE = "execo_actors.conn_worker"
 READ_SIZE = 1024 * 1024
@@ -40,6 +42,7 @@ class _Worker:
         self.writer = FrameWriter()
         self.reader = FrameReader()
         self.inflight: Set[int] = set()
+        self.hosts: Dict[bytes, int] = {}  # packed spec -> hid, for this incarnation of the worker
         self.state = "idle"  # idle (never started), running, waiting (restart pending), failed (gave up)
         self.restart_at = 0.0
         self.restarts: Deque[float] = collections.deque()
@@ -66,10 +69,15 @@ class WorkerPool:
     # --- routing -------------------------------------------------------------------------------------------
 
     def worker_index(self, spec: Dict[str, Any]) -> int:
-        return stable_hash(connection_key(spec)) % self.n_workers
+        return Route(spec).worker_hash % self.n_workers
 
-    def send(self, frame: Frame) -> List[Frame]:
-        """Queue a frame for its worker (starting the worker if needed) and write what the pipe takes now."""
+    def send(self, frame: Frame, route: Optional[Route] = None, flush: bool = True) -> List[Frame]:
+        """Queue a frame for its worker (starting the worker if needed).
+
+        A frame that starts something names its host by ``route`` (or, for callers that have only a spec, by a
+        "host" spec in the frame). With ``flush`` false, nothing is written until :meth:`flush`: a caller
+        starting hundreds of processes in one turn of its loop then costs a few writes instead of hundreds.
+        """
         if self.closed:
             raise RuntimeError("WorkerPool.send after close()")
         op = frame.get("op")
@@ -80,16 +88,23 @@ class WorkerPool:
             return self._flush_all()
         pid = frame.get("id")
         if op in ("exec", "put", "get", "forward"):
-            spec = frame["host"]
-            worker = self.workers[self.worker_index(spec)]
+            if route is None:
+                frame = dict(frame)
+                route = Route(frame.pop("host"))
+            worker = self.workers[route.worker_hash % self.n_workers]
             if worker.state == "failed":
                 return [self._ended(pid, "connection worker %d gave up after %d restarts in %gs (last: %s); "
                                          "cannot run this on %s" % (worker.index, self.max_restarts,
                                                                     self.restart_window, worker.last_death,
-                                                                    spec.get("alias") or spec.get("address")))]
+                                                                    route.name))]
             self._owner[pid] = worker
-            self._hosts[pid] = spec.get("alias") or spec.get("address")
+            self._hosts[pid] = route.name
             worker.inflight.add(pid)
+            hid = worker.hosts.get(route.packed)
+            if hid is None:
+                hid = worker.hosts[route.packed] = len(worker.hosts) + 1
+                worker.writer.push({"op": "host", "hid": hid, "spec": route.spec})
+            frame["hid"] = hid
         else:
             worker = self._owner.get(pid)
             if worker is None:
@@ -98,9 +113,13 @@ class WorkerPool:
         events: List[Frame] = []
         if worker.state == "idle":
             events = self._start(worker)
-        if worker.state == "running":
+        if worker.state == "running" and flush:
             events += self._flush(worker)
         return events
+
+    def flush(self) -> List[Frame]:
+        """Write what the frames queued with ``flush=False`` that the pipes take now (see fds_to_write)."""
+        return self._flush_all()
 
     # --- the I/O loop's interface --------------------------------------------------------------------------
 
@@ -234,6 +253,7 @@ class WorkerPool:
             self._hosts.pop(pid, None)
         worker.inflight.clear()
         worker.writer.clear()  # a partly written frame must not reach the next incarnation
+        worker.hosts.clear()  # nor a host number it was never told
         now = time.monotonic()
         while worker.restarts and worker.restarts[0] < now - self.restart_window:
             worker.restarts.popleft()

@@ -382,6 +382,50 @@ def test_worker_exits_when_controller_goes_away(sshd_hosts, spec_of, tmp_path):
         worker.stdout.close()
 
 
+def test_host_told_once_then_named_by_number(sshd_hosts, spec_of):
+    """A worker learns a host's spec from one "host" frame; execs name it by hid; bad hids and specs end alone."""
+    from execo_actors.frames import FrameReader, pack
+    host, = sshd_hosts(1)
+    worker = subprocess.Popen([sys.executable, "-m", "execo_actors.conn_worker"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE)
+    try:
+        frames = [{"op": "host", "hid": 1, "spec": spec_of(host)}, {"op": "host", "hid": 2, "spec": {"port": 1}}]
+        frames += [{"op": "exec", "id": i, "hid": 1, "cmd": "echo %d" % i, "pty": False} for i in (1, 2)]
+        frames += [{"op": "exec", "id": 3, "hid": 9, "cmd": "true"}, {"op": "exec", "id": 4, "hid": 2, "cmd": "true"}]
+        worker.stdin.write(b"".join(pack(f) for f in frames))
+        worker.stdin.flush()
+        reader, events = FrameReader(), []
+        deadline = time.monotonic() + 20
+        while sum(e["ev"] == "ended" for e in events) < 4 and time.monotonic() < deadline:
+            events += reader.feed(os.read(worker.stdout.fileno(), 65536))
+        ended = {e["id"]: e for e in events if e["ev"] == "ended"}
+        output = {e["id"]: e["data"] for e in events if e["ev"] == "out"}
+        assert ended[1]["status"] == 0 and ended[2]["status"] == 0 and output == {1: b"1\n", 2: b"2\n"}
+        assert ended[3]["error"] == "unknown host number 9"
+        assert ended[4]["error"].startswith("bad host spec {'port': 1}")
+    finally:
+        worker.stdin.close()
+        worker.wait(timeout=10)
+        worker.stdout.close()
+
+
+def test_pool_sends_each_host_once_per_worker_life(sshd_hosts, spec_of):
+    host, = sshd_hosts(1)
+    pool = WorkerPool(1, backoff=0.01)
+    drv = Driver(pool)
+    try:
+        pids = [drv.exec(spec_of(host), "true") for _ in range(3)]
+        assert all(e["status"] == 0 for e in drv.wait_ended(pids).values())
+        assert list(pool.workers[0].hosts.values()) == [1]
+        os.kill(pool.workers[0].proc.pid, signal.SIGKILL)
+        drv.until(lambda: pool.workers[0].state == "waiting")
+        assert pool.workers[0].hosts == {}  # the next life is told again
+        again = drv.exec(spec_of(host), "true")
+        assert drv.wait_ended(again)[again]["status"] == 0
+    finally:
+        pool.close()
+
+
 # --- file transfers -------------------------------------------------------------------------------------------
 
 def make_tree(root):
