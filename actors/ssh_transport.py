@@ -51,6 +51,14 @@ _GCM = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 _ETM = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com")
 
 
+class Channel(paramiko.Channel):
+    """paramiko's Channel, minus the log lines built for a logger that drops them (seven per command)."""
+
+    def _log(self, level: int, msg: str, *args: Any) -> None:
+        if self.logger.isEnabledFor(level):
+            super()._log(level, msg, *args)
+
+
 class Transport(paramiko.Transport):
     _channel_handler_table = {ptype: _notifying(_handle_channel_request if ptype == MSG_CHANNEL_REQUEST else handler)
                               for ptype, handler in paramiko.Transport._channel_handler_table.items()}
@@ -61,6 +69,22 @@ class Transport(paramiko.Transport):
         m for m in paramiko.Transport._preferred_macs if m not in _ETM)
     # The thread wakes this often to look for a close (0.1 s by default); closing our side ends its read anyway.
     _active_check_timeout = 2.0
+
+    # --- less work per connection: paramiko builds log lines and algorithm lists whether used or not ---------
+
+    def _log(self, level: int, msg: Any, *args: Any) -> None:
+        if self.logger.isEnabledFor(level):
+            super()._log(level, msg, *args)
+
+    def _parse_debug(self, m: paramiko.Message) -> None:
+        # OpenSSH sends a debug message after every public key login; paramiko escapes it byte by byte in Python
+        if self.logger.isEnabledFor(paramiko.common.DEBUG):
+            super()._parse_debug(m)
+
+    def _filter_algorithm(self, type_: str) -> Any:
+        if not self.disabled_algorithms:
+            return getattr(self, "_preferred_" + type_)  # nothing to filter out (tuples: nobody changes them)
+        return super()._filter_algorithm(type_)
 
     def __init__(self, sock: Any, **kwargs: Any):
         super().__init__(sock, **kwargs)
@@ -88,7 +112,7 @@ class Transport(paramiko.Transport):
             m.add_int(chanid)
             m.add_int(window_size)
             m.add_int(max_packet_size)
-            chan = paramiko.Channel(chanid)
+            chan = Channel(chanid)
             chan.execo_notify = notify
             self._channels.put(chanid, chan)
             self.channels_seen[chanid] = True
