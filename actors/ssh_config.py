@@ -23,7 +23,6 @@ import getpass
 import os
 import re
 import shlex
-import zlib
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import msgpack
@@ -316,15 +315,15 @@ class Route:
     """A resolved host spec as the worker pool uses it: packed once, hashed once, shared by every process.
 
     ``spec`` must not be changed (it is shared through the cache); ``packed`` is what is sent to a worker the
-    first time it meets this host, ``worker_hash`` picks the worker (equal connection keys, equal workers).
+    first time it meets this host; ``key`` is its connection key (equal keys share a connection, so a worker).
     """
 
-    __slots__ = ("spec", "packed", "worker_hash", "name")
+    __slots__ = ("spec", "packed", "key", "name")
 
     def __init__(self, spec: Dict[str, Any]):
         self.spec = spec
         self.packed = msgpack.packb(spec, use_bin_type=True)
-        self.worker_hash = stable_hash(connection_key(spec))
+        self.key = connection_key(spec)
         self.name = spec.get("alias") or spec.get("address")
 
 
@@ -353,6 +352,3 @@ def connection_key(spec: Mapping[str, Any]) -> tuple:
     return (spec["address"], spec["user"], spec["port"], tuple(spec.get("keys") or ()), proxy, checking)
 
 
-def stable_hash(key: tuple) -> int:
-    """A hash that is the same in every process and run (Python's hash() of str is salted per process)."""
-    return zlib.crc32(msgpack.packb(key, use_bin_type=True))

@@ -8,7 +8,10 @@ when a worker dies, each process it was running gets an "ended" event whose erro
 restarted after a backoff, at most ``max_restarts`` times in ``restart_window`` seconds (then the pool gives
 up on that worker and ends what is sent to it at once with an error). Nothing waits on a dead worker.
 
-A host always goes to the same worker (a stable hash of its connection key), so its connection is reused.
+A host always goes to the same worker (the pool remembers where each connection key went), so its connection
+is reused. Workers are started as hosts come, one per ``HOSTS_PER_WORKER`` hosts up to ``n_workers``: a worker
+costs 0.1-0.2 s of CPU to start (Python and paramiko), more than a hundred handshakes gain from a second core,
+and a new host goes to the started worker that has the fewest hosts.
 A worker is told a host's spec once (a "host" frame naming it by a small number, the hid); the frames for
 processes on that host then carry the hid instead of the spec. A restarted worker starts with no hosts.
 """
@@ -28,6 +31,7 @@ from .frames import Frame, FrameReader, FrameWriter
 from .ssh_config import Route
 
 WORKER_MODULE = "execo_actors.conn_worker"
+HOSTS_PER_WORKER = 128
 READ_SIZE = 1024 * 1024
 
 
@@ -61,6 +65,8 @@ class WorkerPool:
         self.command = [python or sys.executable, "-m", WORKER_MODULE]
         self.env = env
         self.workers = [_Worker(i) for i in range(self.n_workers)]
+        self._routes: Dict[Any, _Worker] = {}  # connection key -> its worker, for the pool's life
+        self._load = [0] * self.n_workers  # connection keys per worker
         self._by_fd: Dict[int, _Worker] = {}
         self._owner: Dict[int, _Worker] = {}  # id -> the worker running it
         self._hosts: Dict[int, str] = {}  # id -> host name, for error messages
@@ -68,8 +74,15 @@ class WorkerPool:
 
     # --- routing -------------------------------------------------------------------------------------------
 
-    def worker_index(self, spec: Dict[str, Any]) -> int:
-        return Route(spec).worker_hash % self.n_workers
+    def worker_for(self, route: Route) -> "_Worker":
+        """The worker of a connection key: the one it had, else the least loaded of those in use."""
+        worker = self._routes.get(route.key)
+        if worker is None:
+            in_use = min(self.n_workers, 1 + len(self._routes) // HOSTS_PER_WORKER)
+            index = min(range(in_use), key=self._load.__getitem__)
+            self._load[index] += 1
+            worker = self._routes[route.key] = self.workers[index]
+        return worker
 
     def send(self, frame: Frame, route: Optional[Route] = None, flush: bool = True) -> List[Frame]:
         """Queue a frame for its worker (starting the worker if needed).
@@ -91,7 +104,7 @@ class WorkerPool:
             if route is None:
                 frame = dict(frame)
                 route = Route(frame.pop("host"))
-            worker = self.workers[route.worker_hash % self.n_workers]
+            worker = self.worker_for(route)
             if worker.state == "failed":
                 return [self._ended(pid, "connection worker %d gave up after %d restarts in %gs (last: %s); "
                                          "cannot run this on %s" % (worker.index, self.max_restarts,

@@ -103,8 +103,9 @@ configuration: Dict[Any, Any] = {
 - ``port_range``: (first, last + 1) ports handed out by ``execo.utils.get_port``.
 - ``kill_childs_at_end``: terminate every child process when the program ends
   (read once, when the runtime starts).
-- ``ssh_workers`` (new): how many connection worker processes serve the pooled SSH
-  backend (None: one per core; read once, at the first remote process).
+- ``ssh_workers`` (new): at most how many connection worker processes serve the pooled
+  SSH backend (None: one per core; read once, at the first remote process). They start
+  as hosts come, one per 128 hosts.
 - ``color_mode``: emit ANSI colours (default: stdout and stderr are both terminals).
 - ``color_styles``: style name or log level -> tuple of ANSI attribute names
   (see ``execo.log``).

@@ -426,6 +426,21 @@ def test_pool_sends_each_host_once_per_worker_life(sshd_hosts, spec_of):
         pool.close()
 
 
+def test_workers_start_as_hosts_come_and_keep_their_hosts(monkeypatch):
+    """One worker per HOSTS_PER_WORKER connection keys (up to n_workers), the least loaded first; sticky."""
+    import execo_actors.worker_pool as worker_pool
+    from execo_actors.ssh_config import Route
+    monkeypatch.setattr(worker_pool, "HOSTS_PER_WORKER", 2)
+    pool = WorkerPool(3)
+    params = {"ssh_config_file": "/dev/null", "user": "u"}
+    routes = [Route(host_spec("h%d" % i, params)) for i in range(8)]
+    placed = [pool.worker_for(r).index for r in routes]
+    assert placed == [0, 0, 1, 1, 2, 2, 0, 1]  # a second worker from the third host, a third from the fifth
+    assert [pool.worker_for(r).index for r in reversed(routes)] == placed[::-1]  # a host keeps its worker
+    assert pool.worker_for(Route(host_spec("h1", dict(params, port=2222)))).index == 2  # another key: the least loaded
+    assert all(w.proc is None for w in pool.workers)  # placing starts nothing; the first frame does
+
+
 # --- file transfers -------------------------------------------------------------------------------------------
 
 def make_tree(root):
