@@ -10,8 +10,9 @@ up on that worker and ends what is sent to it at once with an error). Nothing wa
 
 A host always goes to the same worker (the pool remembers where each connection key went), so its connection
 is reused. Workers are started as hosts come, one per ``HOSTS_PER_WORKER`` hosts up to ``n_workers``: a worker
-costs 0.1-0.2 s of CPU to start (Python and paramiko), more than a hundred handshakes gain from a second core,
-and a new host goes to the started worker that has the fewest hosts.
+costs 0.1-0.2 s of CPU to start (Python and paramiko), more than a few hosts gain from a second core (at 100
+loopback hosts, one worker was as fast as two for new connections and 10% slower for the rounds after), and a
+new host goes to the started worker that has the fewest hosts.
 A worker is told a host's spec once (a "host" frame naming it by a small number, the hid); the frames for
 processes on that host then carry the hid instead of the spec. A restarted worker starts with no hosts.
 """
@@ -31,7 +32,7 @@ from .frames import Frame, FrameReader, FrameWriter
 from .ssh_config import Route
 
 WORKER_MODULE = "execo_actors.conn_worker"
-HOSTS_PER_WORKER = 128
+HOSTS_PER_WORKER = 32
 READ_SIZE = 1024 * 1024
 
 
