@@ -8,6 +8,7 @@
 * A user message sent by the worker's loop during a key re-exchange is queued, not waited for: the loop is
   the one that reads the key exchange (see ssh_loop.py), so waiting would stall it.
 * paramiko ignores "exit-signal": we record the signal name.
+* A close from the server is answered with a close alone (paramiko sends an EOF first).
 * AES-GCM is preferred (no per-packet HMAC in Python, packet lengths in clear), and the thread's close check
   is slow (each transport's thread otherwise wakes 10 times a second).
 """
@@ -18,7 +19,7 @@ import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import paramiko
-from paramiko.common import MSG_CHANNEL_REQUEST, cMSG_CHANNEL_OPEN, cMSG_CHANNEL_REQUEST
+from paramiko.common import MSG_CHANNEL_CLOSE, MSG_CHANNEL_REQUEST, cMSG_CHANNEL_OPEN, cMSG_CHANNEL_REQUEST
 
 from .ssh_loop import LoopSocket
 
@@ -36,6 +37,17 @@ def _handle_channel_request(chan: paramiko.Channel, m: paramiko.Message) -> None
         return
     m.packet.seek(start)
     paramiko.Channel._handle_request(chan, m)
+
+
+def _handle_channel_close(chan: paramiko.Channel, m: paramiko.Message) -> None:
+    """The server closed the channel: answer with a close alone. paramiko sends an EOF first, one more packet
+    to build, encrypt and for the server to read, for a channel that is going away (RFC 4254 asks only the
+    close)."""
+    chan.eof_sent = True
+    paramiko.Channel._handle_close(chan, m)
+
+
+_OWN_HANDLERS = {MSG_CHANNEL_REQUEST: _handle_channel_request, MSG_CHANNEL_CLOSE: _handle_channel_close}
 
 
 def _notifying(handler: Callable[[paramiko.Channel, paramiko.Message], None]) -> Callable:
@@ -60,7 +72,7 @@ class Channel(paramiko.Channel):
 
 
 class Transport(paramiko.Transport):
-    _channel_handler_table = {ptype: _notifying(_handle_channel_request if ptype == MSG_CHANNEL_REQUEST else handler)
+    _channel_handler_table = {ptype: _notifying(_OWN_HANDLERS.get(ptype, handler))
                               for ptype, handler in paramiko.Transport._channel_handler_table.items()}
     # AES-GCM first, then encrypt-then-MAC: both keep packet lengths in clear, so the worker's loop can cut
     # packets without a thread per connection; servers without them still get the usual lists.
