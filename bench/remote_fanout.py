@@ -22,6 +22,7 @@ MaxStartups and MaxSessions raised, HOME of their own so that remote commands do
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import resource
@@ -290,6 +291,11 @@ def main() -> None:
                        job_extra={"tweaks": args.execo_tweaks})
         peers.insert(peers.index(known[EXECO]) + 1 if known[EXECO] in peers else 0, variant)
 
+    # execo as installed (pip compiles what it installs): an editable checkout with PYTHONDONTWRITEBYTECODE set
+    # would otherwise compile our modules again in every connection worker, inside the cold round
+    repo = os.path.dirname(HERE)
+    for package in ("actors", "api"):
+        compileall.compile_dir(os.path.join(repo, package), quiet=1)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 16 * max(sizes) + 1024)), hard))
     work_dir = tempfile.mkdtemp(prefix="remote-fanout-")
