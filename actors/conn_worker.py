@@ -409,6 +409,9 @@ class ConnWorker:
             self.ended(proc, sig=sig)
         elif proc.killed:
             self.ended(proc, sig=proc.killed)
+        elif getattr(channel, "refused", False):
+            self.ended(proc, error="%s: the server refused to start the command (its %s request failed)" % (
+                proc.conn.name, "pty or exec" if proc.pty else "exec"))
         else:
             transport = channel.get_transport()
             if transport is None or not transport.is_active():

@@ -4,7 +4,8 @@
   channel's ``execo_notify(channel)`` is called (in whichever thread read the packet), and once more for
   every watched channel when the connection ends.
 * ``open_session_nowait`` sends a session open and returns; the answer calls back. The worker's loop opens
-  channels and starts commands this way, without a thread waiting for each round trip.
+  channels and starts commands this way, without a thread waiting for each round trip; on a transport the
+  loop reads, the channel is an ExecChannel (no locks, no events: ssh_exec_channel.py).
 * A user message sent by the worker's loop during a key re-exchange is queued, not waited for: the loop is
   the one that reads the key exchange (see ssh_loop.py), so waiting would stall it.
 * paramiko ignores "exit-signal": we record the signal name.
@@ -21,6 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import paramiko
 from paramiko.common import MSG_CHANNEL_CLOSE, MSG_CHANNEL_REQUEST, cMSG_CHANNEL_OPEN, cMSG_CHANNEL_REQUEST
 
+from .ssh_exec_channel import ExecChannel
 from .ssh_loop import LoopSocket
 
 OpenCallback = Callable[[Optional[paramiko.Channel], Optional[BaseException]], None]
@@ -50,9 +52,14 @@ def _handle_channel_close(chan: paramiko.Channel, m: paramiko.Message) -> None:
 _OWN_HANDLERS = {MSG_CHANNEL_REQUEST: _handle_channel_request, MSG_CHANNEL_CLOSE: _handle_channel_close}
 
 
-def _notifying(handler: Callable[[paramiko.Channel, paramiko.Message], None]) -> Callable:
-    def handle(chan: paramiko.Channel, m: paramiko.Message) -> None:
-        handler(chan, m)
+def _notifying(handler: Callable[[paramiko.Channel, paramiko.Message], None], name: str) -> Callable:
+    """The handler of one channel packet type: ExecChannel's method of paramiko's name, else paramiko's (or
+    ours above) for paramiko's channels; then the channel's owner hears of it."""
+    def handle(chan: Any, m: paramiko.Message) -> None:
+        if type(chan) is ExecChannel:
+            getattr(chan, name)(m)
+        else:
+            handler(chan, m)
         notify = chan.__dict__.get("execo_notify")
         if notify is not None:
             notify(chan)
@@ -72,7 +79,7 @@ class Channel(paramiko.Channel):
 
 
 class Transport(paramiko.Transport):
-    _channel_handler_table = {ptype: _notifying(_OWN_HANDLERS.get(ptype, handler))
+    _channel_handler_table = {ptype: _notifying(_OWN_HANDLERS.get(ptype, handler), handler.__name__)
                               for ptype, handler in paramiko.Transport._channel_handler_table.items()}
     # AES-GCM first, then encrypt-then-MAC: both keep packet lengths in clear, so the worker's loop can cut
     # packets without a thread per connection; servers without them still get the usual lists.
@@ -124,7 +131,9 @@ class Transport(paramiko.Transport):
             m.add_int(chanid)
             m.add_int(window_size)
             m.add_int(max_packet_size)
-            chan = Channel(chanid)
+            # the loop reads this transport: a channel for the loop alone (ssh_exec_channel.py)
+            sock = self.sock
+            chan = ExecChannel(chanid) if isinstance(sock, LoopSocket) and sock.adopted else Channel(chanid)
             chan.execo_notify = notify
             self._channels.put(chanid, chan)
             self.channels_seen[chanid] = True

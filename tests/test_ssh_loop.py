@@ -68,3 +68,30 @@ def test_a_host_frozen_with_input_queued_does_not_stall_the_others(params, sshd_
         frozen.thaw()
     sink.wait(30)
     assert sink.ended
+
+
+# --- the loop's own command channels (actors/ssh_exec_channel.py) ---------------------------------------------
+
+def test_server_keepalives_on_a_command_channel_are_answered(params, sshd_fresh_host):
+    # an idle client gets keepalive@openssh.com requests on its session channel: sshd hangs up on a client that
+    # does not answer (here after a few seconds)
+    host = sshd_fresh_host("ClientAliveInterval 1\nClientAliveCountMax 1")
+    slow = SshProcess("sleep 6; echo done", host.address, connection_params=params).run(30)
+    assert slow.ok and slow.stdout == "done\n", slow.error_reason
+
+
+def test_a_refused_pty_ends_the_process_with_an_error_instead_of_hanging(params, sshd_fresh_host):
+    host = sshd_fresh_host("PermitTTY no")
+    refused = SshProcess("echo never", host.address, connection_params=dict(params, pty=True)).run(30)
+    assert refused.ended and not refused.ok and not refused.timeouted
+    assert "%s:%d: the server refused to start the command" % (host.address, host.port) in str(refused.error_reason)
+    assert "never" not in refused.stdout
+
+
+def test_a_big_input_waits_for_the_server_window(params, sshd_hosts):
+    # 8 MB in: four times paramiko's 2 MB window, so sending must stop and resume on the server's adjusts
+    data = "x" * (8 * 1024 * 1024)
+    count = SshProcess("wc -c", sshd_hosts(1)[0].address, connection_params=params).start()
+    count.write(data).close_stdin()
+    count.wait(120)
+    assert count.ok and int(count.stdout.strip()) == len(data), count.error_reason
