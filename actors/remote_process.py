@@ -106,6 +106,10 @@ class RemoteProcessDriver:
             remote.timers.append(self._io.call_later(max(0.0, handle.timeout), lambda: self._on_timeout(remote)))
         self._apply(events)
 
+    def prestart(self) -> None:
+        """Start the first connection worker ahead of the first remote process (see Runtime.prepare_remote)."""
+        self._apply(self._pool.prestart())
+
     # -- control ------------------------------------------------------------------------
 
     def kill(self, handle: Any, sig: int, auto_force_kill_timeout: Any) -> None:

@@ -44,6 +44,8 @@ class Runtime:
         self.sentinel = ChildSentinel(5.0, self.io.call_soon) if self.kill_childs_at_end else NoSentinel()
         self.local = LocalProcessDriver(self.io, self.sentinel, kill_timeout)
         self._remote: Any = None
+        self._remote_lock = threading.Lock()
+        self._remote_prepared = False
 
     # -- messages to the I/O actor ------------------------------------------------------
 
@@ -64,8 +66,17 @@ class Runtime:
         if self._remote is None:
             from .remote_process import RemoteProcessDriver  # only when SSH is used
 
-            self._remote = RemoteProcessDriver(self.io, _config)
+            with self._remote_lock:  # handles are made and started from any thread
+                if self._remote is None:
+                    self._remote = RemoteProcessDriver(self.io, _config)
         return self._remote
+
+    def prepare_remote(self) -> None:
+        """A remote process was made: start a connection worker now, in the background, so that its 0.1-0.2 s
+        of start-up overlaps with whatever the script does before starting the process."""
+        if not self._remote_prepared:
+            self._remote_prepared = True
+            self.post(self.remote().prestart)
 
     def start(self, handle: Any) -> None:
         self.post(self.driver(handle).start, handle)

@@ -131,6 +131,13 @@ class WorkerPool:
             events += self._flush(worker)
         return events
 
+    def prestart(self) -> List[Frame]:
+        """Start the first worker now if none ever ran (the first frame would start it anyway)."""
+        worker = self.workers[0]
+        if worker.state == "idle" and not self.closed:
+            return self._start(worker)
+        return []
+
     def flush(self) -> List[Frame]:
         """Write what the frames queued with ``flush=False`` that the pipes take now (see fds_to_write)."""
         return self._flush_all()

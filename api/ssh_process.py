@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Optional
 
+from execo_actors.runtime import get_runtime
+
 from .config import make_connection_params
 from .host import Host
 from .process import Process
@@ -53,6 +55,7 @@ class SshProcess(Process):
         self._params = params
         if not command_backend:
             self._driver = "ssh"
+            get_runtime().prepare_remote()  # a connection worker starts while the script goes on
 
     def _name_source(self) -> Any:
         return self.remote_cmd

@@ -115,3 +115,34 @@ def test_action_factory_follows_the_configuration(params, addresses, tmp_path):
     with pytest.raises(KeyError, match="no remote tool 42"):
         ActionFactory(remote_tool=42).get_remote("true", addresses)
     assert configuration["remote_tool"] == SSH and configuration["fileput_tool"] == SCP and TAKTUK == 2
+
+
+def test_a_connection_worker_starts_when_the_first_remote_process_is_made(ssh_connection_params, addresses,
+                                                                           tmp_path):
+    """Made, not started: the worker's start-up (0.1-0.2 s) overlaps with what the script does next."""
+    import subprocess
+    import sys
+    script = tmp_path / "made.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from execo import SshProcess\n"
+        "def workers():\n"
+        "    found = []\n"
+        "    for pid in os.listdir('/proc'):\n"
+        "        try:\n"
+        "            if open('/proc/' + pid + '/stat').read().rsplit(')', 1)[1].split()[1] == str(os.getpid()) \\\n"
+        "                    and b'conn_worker' in open('/proc/' + pid + '/cmdline', 'rb').read():\n"
+        "                found.append(pid)\n"
+        "        except (OSError, IndexError):\n"
+        "            pass\n"
+        "    return found\n"
+        "p = SshProcess('echo ran', %r, connection_params=%r)\n"
+        "deadline = time.monotonic() + 10\n"
+        "while not workers() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.02)\n"
+        "before = workers()\n"
+        "p.run(30)\n"
+        "print(len(before), p.started, p.ok, p.stdout.strip(), workers() == before)\n"
+        % (addresses[0], dict(ssh_connection_params)))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["1", "True", "True", "ran", "True"], out.stderr
