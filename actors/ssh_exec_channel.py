@@ -37,7 +37,6 @@ class ExecChannel:
         self.closed = False
         self.eof_received = False
         self.eof_sent = False
-        self.close_sent = False
         self.exit_status = -1
         self.exit_signal: Optional[str] = None
         self.refused = False  # the server said no to a request (pty or exec)
@@ -97,7 +96,7 @@ class ExecChannel:
         elif key == "exit-signal":
             self.exit_signal = m.get_text()
         elif want_reply:  # e.g. keepalive@openssh.com: answered as paramiko does
-            self._send(Message(), cMSG_CHANNEL_FAILURE)
+            self._send(cMSG_CHANNEL_FAILURE)
 
     def _handle_eof(self, m: Message) -> None:
         self.eof_received = True
@@ -138,32 +137,31 @@ class ExecChannel:
         if size <= 0:
             return 0
         self.out_window_size -= size
-        m = Message()
-        m.add_byte(cMSG_CHANNEL_DATA)
-        m.add_int(self.remote_chanid)
-        m.add_string(data[:size])
-        self.transport._send_user_message(m)
+        self._send(cMSG_CHANNEL_DATA, bytes(data[:size]))
         return size
 
     def shutdown_write(self) -> None:
         if not self.eof_sent and not self.closed and self.active:
             self.eof_sent = True
-            self._send(Message(), cMSG_CHANNEL_EOF)
+            self._send(cMSG_CHANNEL_EOF)
 
     def close(self) -> None:
         """Close our side (no EOF first: the close says it all); the server's close then unlinks us."""
         if self.closed:
             return
         self.closed = True
-        if self.active and not self.close_sent and self.transport.is_active():
-            self.close_sent = True
-            self._send(Message(), cMSG_CHANNEL_CLOSE)
+        if self.active and self.transport.is_active():
+            self._send(cMSG_CHANNEL_CLOSE)
 
     # --- inside ----------------------------------------------------------------------------------------------
 
-    def _send(self, m: Message, kind: bytes) -> None:
+    def _send(self, kind: bytes, *fields: Any) -> None:
+        """One channel message: its type, the server's channel number, then ints and strings."""
+        m = Message()
         m.add_byte(kind)
         m.add_int(self.remote_chanid)
+        for field in fields:
+            (m.add_int if isinstance(field, int) else m.add_string)(field)
         self.transport._send_user_message(m)
 
     def _take(self, buffer: bytearray, nbytes: int) -> bytes:
@@ -172,10 +170,6 @@ class ExecChannel:
         if data and self.active and not self.closed and not self.eof_received:
             self.in_window_sofar += len(data)
             if self.in_window_sofar > self.in_window_threshold:  # let the server send more
-                m = Message()
-                m.add_byte(cMSG_CHANNEL_WINDOW_ADJUST)
-                m.add_int(self.remote_chanid)
-                m.add_int(self.in_window_sofar)
+                self._send(cMSG_CHANNEL_WINDOW_ADJUST, self.in_window_sofar)
                 self.in_window_sofar = 0
-                self.transport._send_user_message(m)
         return data

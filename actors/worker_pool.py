@@ -11,8 +11,9 @@ up on that worker and ends what is sent to it at once with an error). Nothing wa
 A host always goes to the same worker (the pool remembers where each connection key went), so its connection
 is reused. Workers are started as hosts come, one per ``HOSTS_PER_WORKER`` hosts up to ``n_workers``: a worker
 costs 0.1-0.2 s of CPU to start (Python and paramiko), more than a few hosts gain from a second core (at 100
-loopback hosts, one worker was as fast as two for new connections and 10% slower for the rounds after), and a
-new host goes to the started worker that has the fewest hosts.
+loopback hosts, one worker was as fast as two for new connections and 10% slower for the warm rounds in one
+four-run comparison; a later one did not separate them), and a new host goes to the started worker that has
+the fewest hosts.
 A worker is told a host's spec once (a "host" frame naming it by a small number, the hid); the frames for
 processes on that host then carry the hid instead of the spec. A restarted worker starts with no hosts.
 """
@@ -99,7 +100,7 @@ class WorkerPool:
             for worker in self.workers:
                 if worker.state == "running":
                     worker.writer.push(frame)
-            return self._flush_all()
+            return self.flush()
         pid = frame.get("id")
         if op in ("exec", "put", "get", "forward"):
             if route is None:
@@ -137,10 +138,6 @@ class WorkerPool:
         if worker.state == "idle" and not self.closed:
             return self._start(worker)
         return []
-
-    def flush(self) -> List[Frame]:
-        """Write what the frames queued with ``flush=False`` that the pipes take now (see fds_to_write)."""
-        return self._flush_all()
 
     # --- the I/O loop's interface --------------------------------------------------------------------------
 
@@ -229,7 +226,8 @@ class WorkerPool:
             worker.writer.clear()
         return []
 
-    def _flush_all(self) -> List[Frame]:
+    def flush(self) -> List[Frame]:
+        """Write what every running worker's pipe takes now (frames queued with ``flush=False`` included)."""
         events: List[Frame] = []
         for worker in self.workers:
             if worker.state == "running":
