@@ -98,7 +98,7 @@ class ConnWorker:
         self.selector = selectors.DefaultSelector()
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ssh")
         self.loop = TransportLoop(self._register_socket, self._unregister_socket, self._socket_wants_write,
-                                  self.call)
+                                  self.call, self.later)
         if os.environ.get("EXECO_SSH_THREADS") == "1":  # paramiko's thread per connection reads it (bench A/B)
             self.registry = Registry(self.executor)
         else:

@@ -240,6 +240,7 @@ def _resolve(alias: str, user: Optional[str], keyfile: Optional[str], port: Opti
         "identities_only": str(get("identitiesonly", "no")).lower() == "yes",
         "connect_timeout": _seconds(get("connecttimeout"), "ConnectTimeout", "host " + alias),
         "keepalive": _int(get("serveraliveinterval", 0), "ServerAliveInterval", "host " + alias),
+        "keepalive_count_max": _int(get("serveralivecountmax", 3), "ServerAliveCountMax", "host " + alias),
         "strict_host_key_checking": {"false": "no", "off": "no", "true": "yes", "on": "yes"}.get(strict, strict),
         "known_hosts": [os.path.expanduser(p) for p in known_hosts + global_known_hosts if p != "/dev/null"],
         "request_tty": str(get("requesttty", "no")).lower() in ("yes", "force"),

@@ -26,6 +26,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
 import paramiko
 
 from .ssh_config import connection_key
+from .ssh_keepalive import DEFAULT_COUNT_MAX
 from .ssh_loop import LoopSocket, TransportLoop
 from .ssh_transport import Transport
 
@@ -341,7 +342,11 @@ class HostConnection:
                     helper.wait()
                 raise
         if spec.get("keepalive"):
-            transport.set_keepalive(spec["keepalive"])
+            if isinstance(sock, LoopSocket):  # ServerAliveCountMax too (ssh_keepalive.py)
+                self.registry.loop.keep_alive(sock, spec["keepalive"], spec.get("keepalive_count_max",
+                                                                                DEFAULT_COUNT_MAX))
+            else:  # through a gateway: paramiko's keepalive, which only sends
+                transport.set_keepalive(spec["keepalive"])
         return _Link(transport, helper)
 
     def _handshake(self, transport: Transport, timeout: float) -> None:

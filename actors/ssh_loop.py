@@ -29,12 +29,15 @@ import errno
 import socket
 import struct
 import threading
+import time
 from typing import Any, Callable, Optional
 
 from paramiko.common import (MSG_DEBUG, MSG_DISCONNECT, MSG_IGNORE, MSG_NEWKEYS, MSG_UNIMPLEMENTED,
                              cMSG_UNIMPLEMENTED)
 from paramiko.message import Message
 from paramiko.ssh_exception import SSHException
+
+from .ssh_keepalive import KeepAlive
 
 READ_SIZE = 256 * 1024
 
@@ -115,6 +118,7 @@ class LoopSocket:
         self.outbuf = bytearray()
         self.out_lock = threading.Lock()
         self.error: Optional[BaseException] = None  # what ended the connection, raised in the parked thread
+        self.last_read = time.monotonic()  # when bytes last came from the server (ssh_keepalive.py)
         self._wake = threading.Event()
         self._closed = False  # paramiko's Transport.stop_thread reads it
 
@@ -144,7 +148,11 @@ class LoopSocket:
         if self.adopted:  # the transport's thread, between two packets: park until the connection ends
             self._wake.wait()
             raise self.error if self.error is not None else EOFError()
-        return self.sock.recv(n)
+        data = self.sock.recv(n)
+        if self.error is not None:  # failed from the loop while this thread read (a keepalive gave up)
+            raise self.error
+        self.last_read = time.monotonic()
+        return data
 
     def send(self, data: bytes) -> int:
         if not self.adopted:
@@ -209,6 +217,7 @@ class LoopSocket:
         if not data:
             self.fail(EOFError("connection closed by the server"))
             return False
+        self.last_read = time.monotonic()
         self.inbuf += data
         transport = self.transport
         packetizer = transport.packetizer
@@ -238,15 +247,18 @@ class TransportLoop:
     """The worker's side: which LoopSockets its selector reads, and which have output to flush.
 
     ``register(sock)``, ``unregister(sock)`` and ``want_write(sock, bool)`` act on the worker's selector;
-    ``call(fn, *args)`` runs fn in the loop's thread (at once when already there).
+    ``call(fn, *args)`` runs fn in the loop's thread (at once when already there); ``later(delay, fn)`` runs
+    fn in the loop's thread after delay seconds (called from the loop's thread only).
     """
 
     def __init__(self, register: Callable[[LoopSocket], None], unregister: Callable[[LoopSocket], None],
-                 want_write: Callable[[LoopSocket, bool], None], call: Callable[..., None]):
+                 want_write: Callable[[LoopSocket, bool], None], call: Callable[..., None],
+                 later: Callable[[float, Callable[[], None]], None]):
         self._register = register
         self._unregister = unregister
         self._want_write = want_write
         self._call = call
+        self._later = later
         self.ident = threading.get_ident()
         self.sockets: set = set()
         self.to_flush: set = set()
@@ -265,6 +277,10 @@ class TransportLoop:
         self._register(sock)
         if not sock.read_available():  # bytes may have come while we were being told
             self._drop(sock)
+
+    def keep_alive(self, sock: LoopSocket, interval: float, count_max: int) -> None:
+        """ServerAliveInterval / ServerAliveCountMax for this connection (from any thread)."""
+        self._call(lambda: KeepAlive(sock, interval, count_max, self._later).start())
 
     def wants_flush(self, sock: LoopSocket) -> None:
         if self.in_loop():

@@ -126,3 +126,32 @@ def test_timeout_applies_while_the_connection_is_set_up(params, sshd_fresh_host)
         assert time.monotonic() - started < 10
     finally:
         frozen.thaw()
+
+
+def test_server_alive_ends_the_commands_of_a_host_frozen_mid_command(params, sshd_hosts, sshd_fresh_host):
+    # ServerAliveInterval / ServerAliveCountMax as in OpenSSH: a host that stops answering (frozen, or its network
+    # gone) ends its commands with an error after about (CountMax + 1) x Interval, instead of hanging until the
+    # process timeout; a quiet but healthy connection answers the keepalives and stays up.
+    alive = dict(params, ssh_options=tuple(params["ssh_options"]) + ("-o", "ServerAliveInterval=1",
+                                                                     "-o", "ServerAliveCountMax=2"))
+    frozen = sshd_fresh_host()
+    good, = sshd_hosts(1)
+    stuck = SshProcess("echo started; sleep 60", frozen.address, connection_params=alive, nolog_error=True)
+    stuck.start()
+    deadline = time.monotonic() + 20
+    while "started" not in stuck.stdout and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "started" in stuck.stdout
+    frozen.freeze()
+    try:
+        started = time.monotonic()
+        quiet = SshProcess("sleep 5; echo fine", good.address, connection_params=alive).run(30)
+        stuck.wait(30)
+        assert stuck.ended and stuck.error and not stuck.ok
+        assert time.monotonic() - started < 15
+        reason = str(stuck.error_reason)
+        assert frozen.address in reason and "ServerAliveCountMax" in reason, reason
+        assert quiet.ok and quiet.stdout.strip() == "fine"
+    finally:
+        frozen.thaw()
+        stuck.kill()

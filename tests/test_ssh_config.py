@@ -64,6 +64,11 @@ def test_host_fields_beat_params_which_beat_options_which_beat_config(config):
     assert spec["connect_timeout"] == 3.0  # -o beats the config's 7
     spec = host_spec("a.site", {"ssh_config_file": config})
     assert (spec["user"], spec["port"], spec["connect_timeout"], spec["keepalive"]) == ("root", 22, 7.0, 15)
+    assert spec["keepalive_count_max"] == 3  # OpenSSH's default
+    spec = host_spec("a.site", dict(params, ssh_options=("-o", "ServerAliveCountMax=5")))
+    assert spec["keepalive_count_max"] == 5
+    with pytest.raises(SpecError, match="ServerAliveCountMax"):
+        host_spec("a.site", dict(params, ssh_options=("-o", "ServerAliveCountMax=many")))
 
 
 def test_execo_false_means_unset():

@@ -1,0 +1,84 @@
+"""OpenSSH's ServerAliveInterval and ServerAliveCountMax, for the connections the worker's loop serves.
+
+A host that stops answering in the middle of a command (frozen, crashed without a TCP reset, its network cut)
+otherwise leaves the command waiting until its own timeout, often forever: TCP alone notices nothing while no
+data is sent. OpenSSH's answer, which users already put in their ``~/.ssh/config`` or ``ssh_options``: after
+``ServerAliveInterval`` seconds without a packet from the server, ask it for an answer (a global request
+that wants a reply: any reply, even a refusal, proves it alive); after ``ServerAliveCountMax`` such
+requests in a row without anything heard, give the connection up. Its commands then end with an error that
+says so, and the host's next command makes a new connection.
+
+paramiko's own keepalive only sends (it never gives up), and it runs in the transport's thread, which the
+worker's loop has replaced (ssh_loop.py): hence this timer in the loop, one per connection.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any, Callable
+
+from paramiko.common import cMSG_GLOBAL_REQUEST
+from paramiko.message import Message
+
+DEFAULT_COUNT_MAX = 3  # OpenSSH's default
+
+
+class ServerAliveTimeout(EOFError):
+    """The server stopped answering (an EOFError: paramiko ends the transport quietly, as on a lost connection)."""
+
+
+class KeepAlive:
+    """One connection's keepalive timer: ``tick`` runs in the worker's loop every ``interval`` seconds."""
+
+    def __init__(self, sock: Any, interval: float, count_max: int, later: Callable[[float, Callable], None]):
+        self.sock = sock  # a LoopSocket (its ``last_read`` is when bytes last came, whoever read them)
+        self.interval = float(interval)
+        self.count_max = max(0, int(count_max))
+        self.later = later
+        self.unanswered = 0
+        self.last_tick = time.monotonic()
+
+    def start(self) -> None:
+        self.last_tick = time.monotonic()
+        self.later(self.interval, self.tick)
+
+    def tick(self) -> None:
+        sock = self.sock
+        transport = sock.transport
+        if sock.error is not None or transport is None or not transport.is_active():
+            return  # the connection ended: the timer stops with it
+        now = time.monotonic()
+        heard = sock.last_read > self.last_tick  # anything since the last tick: an answer, or any packet
+        self.last_tick = now
+        if heard:
+            self.unanswered = 0
+        else:
+            self.unanswered += 1
+            if self.unanswered > self.count_max:
+                self.give_up()
+                return
+            send_keepalive(transport)
+        self.later(self.interval, self.tick)
+
+    def give_up(self) -> None:
+        """End the connection with an error that says why; paramiko's cleanup ends its channels."""
+        self.sock.fail(ServerAliveTimeout(
+            "no answer from the server for %gs: %d keepalive%s unanswered (ServerAliveInterval %g, "
+            "ServerAliveCountMax %d); host frozen or unreachable?" % (
+                self.unanswered * self.interval, self.count_max, "" if self.count_max == 1 else "s",
+                self.interval, self.count_max)))
+        try:
+            # wakes whichever side waits on the socket: the loop's selector, or a thread blocked in recv
+            self.sock.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def send_keepalive(transport: Any) -> None:
+    """OpenSSH's keepalive: a global request the server must answer (it refuses it, which is an answer)."""
+    m = Message()
+    m.add_byte(cMSG_GLOBAL_REQUEST)
+    m.add_string("keepalive@openssh.com")
+    m.add_boolean(True)
+    transport._send_user_message(m)
