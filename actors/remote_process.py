@@ -106,9 +106,9 @@ class RemoteProcessDriver:
             remote.timers.append(self._io.call_later(max(0.0, handle.timeout), lambda: self._on_timeout(remote)))
         self._apply(events)
 
-    def prestart(self) -> None:
-        """Start the first connection worker ahead of the first remote process (see Runtime.prepare_remote)."""
-        self._apply(self._pool.prestart())
+    def prestart(self, hosts: int = 1) -> None:
+        """Start connection workers ahead of the remote processes of ``hosts`` hosts (see Runtime.prepare_remote)."""
+        self._apply(self._pool.prestart(hosts))
 
     # -- control ------------------------------------------------------------------------
 

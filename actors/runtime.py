@@ -45,7 +45,7 @@ class Runtime:
         self.local = LocalProcessDriver(self.io, self.sentinel, kill_timeout)
         self._remote: Any = None
         self._remote_lock = threading.Lock()
-        self._remote_prepared = False
+        self._remote_prepared = 0  # the most hosts prepare_remote was told of
 
     # -- messages to the I/O actor ------------------------------------------------------
 
@@ -71,12 +71,13 @@ class Runtime:
                     self._remote = RemoteProcessDriver(self.io, _config)
         return self._remote
 
-    def prepare_remote(self) -> None:
-        """A remote process was made: start a connection worker now, in the background, so that its 0.1-0.2 s
-        of start-up overlaps with whatever the script does before starting the process."""
-        if not self._remote_prepared:
-            self._remote_prepared = True
-            self.post(self.remote().prestart)
+    def prepare_remote(self, hosts: int = 1) -> None:
+        """Remote processes for ``hosts`` hosts were made: start the connection workers they will need now, in
+        the background, so that their 0.1-0.2 s of start-up each overlaps with whatever the script does
+        before starting the processes (asked again only for more hosts than before)."""
+        if hosts > self._remote_prepared:
+            self._remote_prepared = hosts
+            self.post(self.remote().prestart, hosts)
 
     def start(self, handle: Any) -> None:
         self.post(self.driver(handle).start, handle)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
+from execo_actors.runtime import get_runtime
+
 from .action import Action
 from .host import Host, get_hosts_list
 from .process import ProcessBase
@@ -52,6 +54,8 @@ class Remote(Action):
         if isinstance(cmd, str):
             check_substitutions(cmd, context)
         self._processes = [self._process(index, context) for index in range(len(self.hosts))]
+        if any(getattr(p, "_driver", None) == "ssh" for p in self._processes[:1]):
+            get_runtime().prepare_remote(len(self.hosts))  # every worker these hosts need starts now
 
     def _process(self, index: int, context: Any) -> ProcessBase:
         cmd = remote_substitute(self.cmd, self.hosts, index, context) if isinstance(self.cmd, str) else self.cmd

@@ -117,32 +117,58 @@ def test_action_factory_follows_the_configuration(params, addresses, tmp_path):
     assert configuration["remote_tool"] == SSH and configuration["fileput_tool"] == SCP and TAKTUK == 2
 
 
+_WORKERS_OF_THIS_PROCESS = (
+    "import os, sys, time\n"
+    "def workers():\n"
+    "    found = []\n"
+    "    for pid in os.listdir('/proc'):\n"
+    "        try:\n"
+    "            if open('/proc/' + pid + '/stat').read().rsplit(')', 1)[1].split()[1] == str(os.getpid()) \\\n"
+    "                    and b'conn_worker' in open('/proc/' + pid + '/cmdline', 'rb').read():\n"
+    "                found.append(pid)\n"
+    "        except (OSError, IndexError):\n"
+    "            pass\n"
+    "    return found\n"
+    "def wait_for_workers(n):\n"
+    "    deadline = time.monotonic() + 10\n"
+    "    while len(workers()) < n and time.monotonic() < deadline:\n"
+    "        time.sleep(0.02)\n"
+    "    time.sleep(0.2)  # no more than n\n"
+    "    return workers()\n"
+)
+
+
+def _run_script(tmp_path, text):
+    import subprocess
+    import sys
+    script = tmp_path / "script.py"
+    script.write_text(_WORKERS_OF_THIS_PROCESS + text)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    return out.stdout.split(), out.stderr
+
+
 def test_a_connection_worker_starts_when_the_first_remote_process_is_made(ssh_connection_params, addresses,
                                                                            tmp_path):
     """Made, not started: the worker's start-up (0.1-0.2 s) overlaps with what the script does next."""
-    import subprocess
-    import sys
-    script = tmp_path / "made.py"
-    script.write_text(
-        "import os, sys, time\n"
+    out, err = _run_script(tmp_path, (
         "from execo import SshProcess\n"
-        "def workers():\n"
-        "    found = []\n"
-        "    for pid in os.listdir('/proc'):\n"
-        "        try:\n"
-        "            if open('/proc/' + pid + '/stat').read().rsplit(')', 1)[1].split()[1] == str(os.getpid()) \\\n"
-        "                    and b'conn_worker' in open('/proc/' + pid + '/cmdline', 'rb').read():\n"
-        "                found.append(pid)\n"
-        "        except (OSError, IndexError):\n"
-        "            pass\n"
-        "    return found\n"
         "p = SshProcess('echo ran', %r, connection_params=%r)\n"
-        "deadline = time.monotonic() + 10\n"
-        "while not workers() and time.monotonic() < deadline:\n"
-        "    time.sleep(0.02)\n"
-        "before = workers()\n"
+        "before = wait_for_workers(1)\n"
         "p.run(30)\n"
         "print(len(before), p.started, p.ok, p.stdout.strip(), workers() == before)\n"
-        % (addresses[0], dict(ssh_connection_params)))
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["1", "True", "True", "ran", "True"], out.stderr
+        % (addresses[0], dict(ssh_connection_params))))
+    assert out == ["1", "True", "True", "ran", "True"], err
+
+
+def test_a_remote_starts_every_worker_its_hosts_need_when_it_is_made(tmp_path):
+    """One worker per 32 hosts, up to ssh_workers: a Remote on 40 hosts starts two of three, before it runs
+    (the hosts need not exist: nothing connects until the Remote starts)."""
+    out, err = _run_script(tmp_path, (
+        "from execo import Remote, SshProcess\n"
+        "from execo.config import configuration\n"
+        "configuration['ssh_workers'] = 3\n"
+        "small = Remote('true', ['192.0.2.%d' % i for i in range(1, 41)])\n"
+        "print(len(wait_for_workers(2)), small.started)\n"
+        "big = Remote('true', ['192.0.2.%d' % i for i in range(1, 201)])\n"
+        "print(len(wait_for_workers(3)))\n"))
+    assert out == ["2", "False", "3"], err
