@@ -26,7 +26,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
 import paramiko
 
 from .ssh_config import connection_key
-from .ssh_keepalive import DEFAULT_COUNT_MAX
+from .ssh_keepalive import DEFAULT_COUNT_MAX, KeepAlive
 from .ssh_loop import LoopSocket, TransportLoop
 from .ssh_transport import Transport
 
@@ -342,10 +342,12 @@ class HostConnection:
                     helper.wait()
                 raise
         if spec.get("keepalive"):
-            if isinstance(sock, LoopSocket):  # ServerAliveCountMax too (ssh_keepalive.py)
-                self.registry.loop.keep_alive(sock, spec["keepalive"], spec.get("keepalive_count_max",
-                                                                                DEFAULT_COUNT_MAX))
-            else:  # through a gateway: paramiko's keepalive, which only sends
+            loop = self.registry.loop
+            if loop is not None:  # ServerAliveCountMax too (ssh_keepalive.py)
+                keepalive = KeepAlive(transport, spec["keepalive"], spec.get("keepalive_count_max", DEFAULT_COUNT_MAX),
+                                      loop.later)
+                loop.later(0, keepalive.start)
+            else:  # paramiko's thread per connection reads (a bench comparison): paramiko's keepalive, send only
                 transport.set_keepalive(spec["keepalive"])
         return _Link(transport, helper)
 

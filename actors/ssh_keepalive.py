@@ -9,7 +9,7 @@ requests in a row without anything heard, give the connection up. Its commands t
 says so, and the host's next command makes a new connection.
 
 paramiko's own keepalive only sends (it never gives up), and it runs in the transport's thread, which the
-worker's loop has replaced (ssh_loop.py): hence this timer in the loop, one per connection.
+worker's loop has replaced (ssh_loop.py): hence this timer in the loop, one per connection, whoever reads it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from typing import Any, Callable
 from paramiko.common import cMSG_GLOBAL_REQUEST
 from paramiko.message import Message
 
+from .ssh_loop import LoopSocket
+
 DEFAULT_COUNT_MAX = 3  # OpenSSH's default
 
 
@@ -29,10 +31,14 @@ class ServerAliveTimeout(EOFError):
 
 
 class KeepAlive:
-    """One connection's keepalive timer: ``tick`` runs in the worker's loop every ``interval`` seconds."""
+    """One connection's keepalive timer: ``tick`` runs in the worker's loop every ``interval`` seconds.
 
-    def __init__(self, sock: Any, interval: float, count_max: int, later: Callable[[float, Callable], None]):
-        self.sock = sock  # a LoopSocket (its ``last_read`` is when bytes last came, whoever read them)
+    What counts as hearing from the server is ``transport.last_heard``: any bytes on a connection the loop
+    reads (ssh_loop.py), the answers to keepalives on one its thread reads (behind a ProxyJump gateway).
+    """
+
+    def __init__(self, transport: Any, interval: float, count_max: int, later: Callable[[float, Callable], None]):
+        self.transport = transport
         self.interval = float(interval)
         self.count_max = max(0, int(count_max))
         self.later = later
@@ -44,12 +50,11 @@ class KeepAlive:
         self.later(self.interval, self.tick)
 
     def tick(self) -> None:
-        sock = self.sock
-        transport = sock.transport
-        if sock.error is not None or transport is None or not transport.is_active():
+        transport = self.transport
+        if transport.execo_error is not None or not transport.is_active():
             return  # the connection ended: the timer stops with it
         now = time.monotonic()
-        heard = sock.last_read > self.last_tick  # anything since the last tick: an answer, or any packet
+        heard = transport.last_heard > self.last_tick
         self.last_tick = now
         if heard:
             self.unanswered = 0
@@ -62,17 +67,24 @@ class KeepAlive:
         self.later(self.interval, self.tick)
 
     def give_up(self) -> None:
-        """End the connection with an error that says why; paramiko's cleanup ends its channels."""
-        self.sock.fail(ServerAliveTimeout(
+        """End the connection with an error that says why; paramiko's cleanup then ends its channels."""
+        error = ServerAliveTimeout(
             "no answer from the server for %gs: %d keepalive%s unanswered (ServerAliveInterval %g, "
             "ServerAliveCountMax %d); host frozen or unreachable?" % (
                 self.unanswered * self.interval, self.count_max, "" if self.count_max == 1 else "s",
-                self.interval, self.count_max)))
-        try:
-            # wakes whichever side waits on the socket: the loop's selector, or a thread blocked in recv
-            self.sock.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+                self.interval, self.count_max))
+        transport = self.transport
+        transport.execo_error = error  # what the transport's end reports, whatever its thread read last
+        sock = transport.sock
+        if isinstance(sock, LoopSocket):
+            sock.fail(error)
+            try:
+                # wakes whichever side waits on the socket: the loop's selector, or a thread blocked in recv
+                sock.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        else:  # a channel through a gateway: closing it ends the transport's read
+            sock.close()
 
 
 def send_keepalive(transport: Any) -> None:

@@ -37,8 +37,6 @@ from paramiko.common import (MSG_DEBUG, MSG_DISCONNECT, MSG_IGNORE, MSG_NEWKEYS,
 from paramiko.message import Message
 from paramiko.ssh_exception import SSHException
 
-from .ssh_keepalive import KeepAlive
-
 READ_SIZE = 256 * 1024
 
 
@@ -118,7 +116,6 @@ class LoopSocket:
         self.outbuf = bytearray()
         self.out_lock = threading.Lock()
         self.error: Optional[BaseException] = None  # what ended the connection, raised in the parked thread
-        self.last_read = time.monotonic()  # when bytes last came from the server (ssh_keepalive.py)
         self._wake = threading.Event()
         self._closed = False  # paramiko's Transport.stop_thread reads it
 
@@ -151,7 +148,6 @@ class LoopSocket:
         data = self.sock.recv(n)
         if self.error is not None:  # failed from the loop while this thread read (a keepalive gave up)
             raise self.error
-        self.last_read = time.monotonic()
         return data
 
     def send(self, data: bytes) -> int:
@@ -217,9 +213,9 @@ class LoopSocket:
         if not data:
             self.fail(EOFError("connection closed by the server"))
             return False
-        self.last_read = time.monotonic()
         self.inbuf += data
         transport = self.transport
+        transport.last_heard = time.monotonic()  # for ServerAliveInterval (ssh_keepalive.py)
         packetizer = transport.packetizer
         inbuf = self.inbuf
         mac_size = _private(packetizer, "mac_size_in")
@@ -248,7 +244,7 @@ class TransportLoop:
 
     ``register(sock)``, ``unregister(sock)`` and ``want_write(sock, bool)`` act on the worker's selector;
     ``call(fn, *args)`` runs fn in the loop's thread (at once when already there); ``later(delay, fn)`` runs
-    fn in the loop's thread after delay seconds (called from the loop's thread only).
+    fn in the loop's thread after delay seconds (called from the loop's thread).
     """
 
     def __init__(self, register: Callable[[LoopSocket], None], unregister: Callable[[LoopSocket], None],
@@ -278,9 +274,9 @@ class TransportLoop:
         if not sock.read_available():  # bytes may have come while we were being told
             self._drop(sock)
 
-    def keep_alive(self, sock: LoopSocket, interval: float, count_max: int) -> None:
-        """ServerAliveInterval / ServerAliveCountMax for this connection (from any thread)."""
-        self._call(lambda: KeepAlive(sock, interval, count_max, self._later).start())
+    def later(self, delay: float, fn: Callable[[], None]) -> None:
+        """Run fn in the loop's thread after delay seconds (from any thread)."""
+        self._call(self._later, delay, fn)
 
     def wants_flush(self, sock: LoopSocket) -> None:
         if self.in_loop():

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -112,6 +113,8 @@ class Transport(paramiko.Transport):
         self._opening: Dict[int, _Pending] = {}  # paramiko's channel map is weak: we hold them
         self._watched: "weakref.WeakSet[paramiko.Channel]" = weakref.WeakSet()
         self._deferred: List[paramiko.Message] = []
+        self.last_heard = time.monotonic()  # bytes, or an answer to a keepalive, from the server (ssh_keepalive.py)
+        self.execo_error: Optional[BaseException] = None  # why we ended the connection, reported as its cause
 
     # --- opening without waiting ---------------------------------------------------------------------------
 
@@ -192,12 +195,24 @@ class Transport(paramiko.Transport):
             for message in deferred:
                 self._send_user_message(message)
 
+    # --- answers to global requests (keepalives) -------------------------------------------------------------
+
+    def _parse_request_success(self, m: paramiko.Message) -> None:
+        self.last_heard = time.monotonic()
+        super()._parse_request_success(m)
+
+    def _parse_request_failure(self, m: paramiko.Message) -> None:
+        self.last_heard = time.monotonic()
+        super()._parse_request_failure(m)
+
     # --- the end -------------------------------------------------------------------------------------------
 
     def run(self) -> None:
         try:
             super().run()
         finally:
+            if self.execo_error is not None:
+                self.saved_exception = self.execo_error
             error = self.saved_exception or EOFError("connection closed")
             opening, self._opening = self._opening, {}
             for callback, _ in opening.values():

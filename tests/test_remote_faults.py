@@ -128,20 +128,30 @@ def test_timeout_applies_while_the_connection_is_set_up(params, sshd_fresh_host)
         frozen.thaw()
 
 
-def test_server_alive_ends_the_commands_of_a_host_frozen_mid_command(params, sshd_hosts, sshd_fresh_host):
+@pytest.mark.parametrize("route", ["direct", "proxyjump"])
+def test_server_alive_ends_the_commands_of_a_host_frozen_mid_command(params, sshd_env, sshd_hosts, sshd_fresh_host,
+                                                                      sshd_gateway, tmp_path, route):
     # ServerAliveInterval / ServerAliveCountMax as in OpenSSH: a host that stops answering (frozen, or its network
     # gone) ends its commands with an error after about (CountMax + 1) x Interval, instead of hanging until the
-    # process timeout; a quiet but healthy connection answers the keepalives and stays up.
-    alive = dict(params, ssh_options=tuple(params["ssh_options"]) + ("-o", "ServerAliveInterval=1",
-                                                                     "-o", "ServerAliveCountMax=2"))
+    # process timeout; a quiet but healthy connection answers the keepalives and stays up. Behind a gateway, the
+    # gateway's connection stays up and the keepalives of the target's own connection go unanswered.
     frozen = sshd_fresh_host()
     good, = sshd_hosts(1)
-    stuck = SshProcess("echo started; sleep 60", frozen.address, connection_params=alive, nolog_error=True)
+    name = frozen.address
+    if route == "proxyjump":
+        config = tmp_path / "ssh_config"
+        config.write_text("Host behind\n    HostName %s\n    ProxyJump %s\n" % (frozen.address, sshd_gateway.address)
+                          + sshd_env.ssh_config_text())
+        params = dict(params, ssh_config_file=str(config))
+        name = "behind"
+    alive = dict(params, ssh_options=tuple(params["ssh_options"]) + ("-o", "ServerAliveInterval=1",
+                                                                     "-o", "ServerAliveCountMax=2"))
+    stuck = SshProcess("echo started; sleep 60", name, connection_params=alive, nolog_error=True)
     stuck.start()
     deadline = time.monotonic() + 20
     while "started" not in stuck.stdout and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert "started" in stuck.stdout
+    assert "started" in stuck.stdout, stuck.error_reason
     frozen.freeze()
     try:
         started = time.monotonic()
@@ -151,6 +161,7 @@ def test_server_alive_ends_the_commands_of_a_host_frozen_mid_command(params, ssh
         assert time.monotonic() - started < 15
         reason = str(stuck.error_reason)
         assert frozen.address in reason and "ServerAliveCountMax" in reason, reason
+        assert (" via " in reason) == (route == "proxyjump"), reason
         assert quiet.ok and quiet.stdout.strip() == "fine"
     finally:
         frozen.thaw()
