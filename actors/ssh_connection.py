@@ -314,14 +314,8 @@ class HostConnection:
             return ours, helper
         try:
             sock = socket.create_connection((address, port), timeout=timeout)
-        except socket.gaierror as error:
-            raise ConnectError("%s: unknown host %s (%s)" % (self.name, address, error.strerror)) from None
-        except ConnectionRefusedError:
-            raise ConnectError("%s: connection refused" % self.name) from None
-        except socket.timeout:
-            raise ConnectError("%s: connect timeout after %gs" % (self.name, timeout)) from None
         except OSError as error:
-            raise ConnectError("%s: cannot connect: %s" % (self.name, error.strerror or error)) from None
+            raise self.connect_failed(error) from None
         # without it, Nagle's algorithm and delayed ACKs add 40 ms to every channel open (OpenSSH sets it too)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock, None
@@ -355,7 +349,7 @@ class HostConnection:
         transport.banner_timeout = timeout
         transport.handshake_timeout = timeout
         transport.auth_timeout = timeout
-        known = self._known_keys()
+        known = self.known_keys()
         if known:
             # negotiate a host key type we can check, as OpenSSH does
             options = transport.get_security_options()
@@ -363,23 +357,39 @@ class HostConnection:
                 [t for t in options.key_types if t not in known]
         try:
             transport.start_client(timeout=timeout)
-        except paramiko.SSHException as error:
-            text = str(error)
-            if "banner" in text or "timeout" in text.lower() or isinstance(error.__cause__, socket.timeout):
-                raise ConnectError("%s: connect timeout after %gs: no SSH answer (host frozen or overloaded?)"
-                                   % (self.name, timeout)) from None
-            raise ConnectError("%s: SSH handshake failed: %s" % (self.name, text or type(error).__name__)) from None
-        except (EOFError, OSError) as error:
-            raise ConnectError("%s: connection closed during the handshake (%s)" % (self.name, error or
-                                                                                   type(error).__name__)) from None
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            raise self.handshake_failed(error) from None
         if not transport.is_active() or transport.host_key is None:
             # start_client() returns quietly when its timeout passes: a frozen sshd accepts TCP, then says nothing
-            raise ConnectError("%s: connect timeout after %gs: no SSH answer (host frozen or overloaded?)"
-                               % (self.name, timeout))
-        self._check_host_key(transport, known)
+            raise self.no_answer()
+        self.check_host_key(transport, known)
         self._authenticate(transport)
 
-    def _known_keys(self) -> Dict[str, paramiko.PKey]:
+    # --- errors, worded once for both ways of connecting (here, and in the loop: ssh_handshake.py) ----------
+
+    def connect_failed(self, error: OSError) -> ConnectError:
+        if isinstance(error, socket.gaierror):
+            return ConnectError("%s: unknown host %s (%s)" % (self.name, self.spec["address"], error.strerror))
+        if isinstance(error, ConnectionRefusedError):
+            return ConnectError("%s: connection refused" % self.name)
+        if isinstance(error, socket.timeout):
+            return ConnectError("%s: connect timeout after %gs" % (self.name, self.timeout))
+        return ConnectError("%s: cannot connect: %s" % (self.name, error.strerror or error))
+
+    def no_answer(self) -> ConnectError:
+        return ConnectError("%s: connect timeout after %gs: no SSH answer (host frozen or overloaded?)"
+                            % (self.name, self.timeout))
+
+    def handshake_failed(self, error: BaseException) -> ConnectError:
+        if isinstance(error, paramiko.SSHException):
+            text = str(error)
+            if "banner" in text or "timeout" in text.lower() or isinstance(error.__cause__, socket.timeout):
+                return self.no_answer()
+            return ConnectError("%s: SSH handshake failed: %s" % (self.name, text or type(error).__name__))
+        return ConnectError("%s: connection closed during the handshake (%s)" % (self.name, error or
+                                                                                type(error).__name__))
+
+    def known_keys(self) -> Dict[str, paramiko.PKey]:
         spec = self.spec
         if spec.get("strict_host_key_checking") == "no":
             return {}
@@ -394,7 +404,7 @@ class HostConnection:
         name = spec["address"] if spec["port"] == 22 else "[%s]:%d" % (spec["address"], spec["port"])
         return dict(keys.lookup(name) or {})
 
-    def _check_host_key(self, transport: Transport, known: Dict[str, paramiko.PKey]) -> None:
+    def check_host_key(self, transport: Transport, known: Dict[str, paramiko.PKey]) -> None:
         mode = self.spec.get("strict_host_key_checking")
         if mode == "no":
             return
@@ -416,13 +426,12 @@ class HostConnection:
                            % (self.name, server_key.get_name(), server_key.fingerprint,
                               ", ".join(self.spec.get("known_hosts") or []) or "none", mode))
 
-    def _authenticate(self, transport: Transport) -> None:
+    def auth_candidates(self, with_agent: bool = True) -> Tuple[List[Tuple[str, Any]], List[str]]:
+        """The keys to offer, in order, with labels; and why other keys cannot be used."""
         spec = self.spec
-        user = spec["user"]
         paths = list(spec.get("keys") or [])
         if not paths and not spec.get("identities_only"):
             paths = [os.path.expanduser(p) for p in DEFAULT_KEYS]
-        tried: List[str] = []
         problems: List[str] = []
         candidates: List[Tuple[str, Any]] = []
         for path in paths:
@@ -433,25 +442,39 @@ class HostConnection:
                 problems.append("%s: %s" % (path, key))
                 continue
             candidates.append((path, key))
-        if not spec.get("identities_only") and os.environ.get("SSH_AUTH_SOCK"):
+        if with_agent and self.uses_agent():
             try:
                 candidates += [("agent key %s" % k.fingerprint, k) for k in paramiko.Agent().get_keys()]
             except Exception as error:
                 problems.append("ssh-agent: %s" % error)
+        return candidates, problems
+
+    def uses_agent(self) -> bool:
+        return not self.spec.get("identities_only") and bool(os.environ.get("SSH_AUTH_SOCK"))
+
+    def auth_refused(self, error: paramiko.BadAuthenticationType) -> ConnectError:
+        return ConnectError("%s: authentication failed: the server accepts only %s" % (
+            self.name, ", ".join(error.allowed_types)))
+
+    def auth_failed(self, tried: List[str], problems: List[str]) -> ConnectError:
+        detail = "keys tried: %s" % (", ".join(tried) if tried else "none")
+        if problems:
+            detail += "; unusable keys: " + "; ".join(problems)
+        return ConnectError("%s: authentication failed for user %s (%s)" % (self.name, self.spec["user"], detail))
+
+    def _authenticate(self, transport: Transport) -> None:
+        candidates, problems = self.auth_candidates()
+        tried: List[str] = []
         for label, key in candidates:
             tried.append(label)
             try:
-                transport.auth_publickey(user, key)
+                transport.auth_publickey(self.spec["user"], key)
                 if transport.is_authenticated():
                     return
             except paramiko.BadAuthenticationType as error:
-                raise ConnectError("%s: authentication failed: the server accepts only %s" % (
-                    self.name, ", ".join(error.allowed_types))) from None
+                raise self.auth_refused(error) from None
             except paramiko.AuthenticationException:
                 continue
             except (paramiko.SSHException, EOFError, OSError) as error:
                 raise ConnectError("%s: connection lost during authentication: %s" % (self.name, error)) from None
-        detail = "keys tried: %s" % (", ".join(tried) if tried else "none")
-        if problems:
-            detail += "; unusable keys: " + "; ".join(problems)
-        raise ConnectError("%s: authentication failed for user %s (%s)" % (self.name, user, detail))
+        raise self.auth_failed(tried, problems)
