@@ -122,7 +122,8 @@ class LoopSocket:
     # --- what paramiko calls -------------------------------------------------------------------------------
 
     def settimeout(self, timeout: Optional[float]) -> None:
-        self.sock.settimeout(timeout)
+        if not self.adopted:  # once the loop reads it, the socket stays non-blocking
+            self.sock.settimeout(timeout)
 
     def getpeername(self) -> Any:
         return self.sock.getpeername()
@@ -138,6 +139,9 @@ class LoopSocket:
         if not self.adopted and self.transport is not None and self.transport.is_authenticated() \
                 and framable(self.transport.packetizer):
             self.adopted = True
+            # Non-blocking from now on. In paramiko's timeout mode, Python polls before each call, whatever
+            # MSG_DONTWAIT says: a send that found the buffers full held the loop 2 s, then raised a timeout.
+            self.sock.setblocking(False)
             # the handshake is over: without its timer, paramiko's per-packet complete_handshake() is a no-op
             self.transport.packetizer.complete_handshake()
             setattr(self.transport.packetizer, "_Packetizer__timer", None)
@@ -271,6 +275,8 @@ class TransportLoop:
             return
         self.sockets.add(sock)
         self._register(sock)
+        if sock.outbuf:  # written while we were being told (flush() skips sockets it does not know yet)
+            self.to_flush.add(sock)
         if not sock.read_available():  # bytes may have come while we were being told
             self._drop(sock)
 

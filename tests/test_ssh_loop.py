@@ -95,3 +95,24 @@ def test_a_big_input_waits_for_the_server_window(params, sshd_hosts):
     count.write(data).close_stdin()
     count.wait(120)
     assert count.ok and int(count.stdout.strip()) == len(data), count.error_reason
+
+
+def test_a_connection_outlives_a_host_frozen_while_we_send_to_it(params, sshd_fresh_host):
+    # the loop never waits on a socket: with the socket still in paramiko's timeout mode, a send that found the
+    # buffers full waited 2 s in the loop, then took the connection for dead ("timed out"). Six commands on one
+    # connection, each with its own 2 MB window, put more in flight than the socket buffers hold.
+    host = sshd_fresh_host()
+    size = 4 * 1024 * 1024
+    action = Remote("echo ready; wc -c", [host.address] * 6, connection_params=params).start()
+    assert all(r[1] == 0 for r in action.expect("ready", timeout=20))
+    host.freeze()
+    try:
+        for p in action.processes:
+            p.write("x" * size)
+            p.close_stdin()
+        time.sleep(5)
+    finally:
+        host.thaw()
+    action.wait(60)
+    assert action.ok, [p.error_reason for p in action.processes]
+    assert [p.stdout.split()[-1] for p in action.processes] == [str(size)] * 6
