@@ -358,6 +358,8 @@ class HostConnection:
         try:
             transport.start_client(timeout=timeout)
         except (paramiko.SSHException, EOFError, OSError) as error:
+            if transport.packetizer.handshake_timed_out():  # paramiko says EOFError
+                raise self.no_answer() from None
             raise self.handshake_failed(error) from None
         if not transport.is_active() or transport.host_key is None:
             # start_client() returns quietly when its timeout passes: a frozen sshd accepts TCP, then says nothing

@@ -142,9 +142,7 @@ class LoopSocket:
             # Non-blocking from now on. In paramiko's timeout mode, Python polls before each call, whatever
             # MSG_DONTWAIT says: a send that found the buffers full held the loop 2 s, then raised a timeout.
             self.sock.setblocking(False)
-            # the handshake is over: without its timer, paramiko's per-packet complete_handshake() is a no-op
-            self.transport.packetizer.complete_handshake()
-            setattr(self.transport.packetizer, "_Packetizer__timer", None)
+            self.transport.packetizer.complete_handshake()  # the handshake is over
             self.loop.adopt(self)
         if self.adopted:  # the transport's thread, between two packets: park until the connection ends
             self._wake.wait()

@@ -12,6 +12,7 @@
 * A close from the server is answered with a close alone (paramiko sends an EOF first).
 * AES-GCM is preferred (no per-packet HMAC in Python, packet lengths in clear), and the thread's close check
   is slow (each transport's thread otherwise wakes 10 times a second).
+* The handshake's timeout is a deadline, not a timer thread per connection (Packetizer).
 """
 
 from __future__ import annotations
@@ -79,6 +80,24 @@ class Channel(paramiko.Channel):
             super()._log(level, msg, *args)
 
 
+class Packetizer(paramiko.Packetizer):
+    """paramiko's Packetizer with a deadline where paramiko starts a timer thread for the handshake's first
+    packet: one thread started and cancelled per connection, for a check made when a read times out."""
+
+    _deadline: Optional[float] = None
+    _handshake_done = False
+
+    def start_handshake(self, timeout: float) -> None:
+        if self._deadline is None:
+            self._deadline = time.monotonic() + float(timeout)
+
+    def handshake_timed_out(self) -> bool:
+        return self._deadline is not None and not self._handshake_done and time.monotonic() >= self._deadline
+
+    def complete_handshake(self) -> None:
+        self._handshake_done = True
+
+
 class Transport(paramiko.Transport):
     _channel_handler_table = {ptype: _notifying(_OWN_HANDLERS.get(ptype, handler), handler.__name__)
                               for ptype, handler in paramiko.Transport._channel_handler_table.items()}
@@ -107,6 +126,7 @@ class Transport(paramiko.Transport):
         return super()._filter_algorithm(type_)
 
     def __init__(self, sock: Any, **kwargs: Any):
+        kwargs.setdefault("packetizer_class", Packetizer)
         super().__init__(sock, **kwargs)
         if isinstance(sock, LoopSocket):
             sock.transport = self

@@ -54,3 +54,37 @@ def test_exit_signal_is_recorded(sshd_env, sshd_hosts):
         assert channel.exit_signal == "USR1" and channel.exit_status == -1
     finally:
         transport.close()
+
+
+def test_a_server_that_stops_after_its_banner_fails_the_handshake_in_time_without_a_timer_thread():
+    # paramiko starts a timer thread per connection for the handshake's timeout; ours is a deadline
+    import threading
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    accepted = []
+
+    def serve():
+        conn, _ = server.accept()
+        accepted.append(conn)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2 silent after this\r\n")  # then nothing: no KEXINIT
+
+    threading.Thread(target=serve, daemon=True).start()
+    transport = Transport(socket.create_connection(server.getsockname(), timeout=5))
+    transport.handshake_timeout = 1
+    try:
+        started = time.monotonic()
+        done = threading.Event()
+        transport.start_client(event=done)  # in the background: look at the threads while it waits
+        time.sleep(0.5)  # the banner is in, the key exchange waits
+        assert transport.is_active() and transport.remote_version.startswith("SSH-2.0-OpenSSH_9.2")
+        assert not any(isinstance(t, threading.Timer) for t in threading.enumerate())
+        assert done.wait(6) and not transport.is_active()
+        assert time.monotonic() - started < 6
+        assert transport.host_key is None and transport.packetizer.handshake_timed_out()
+        assert isinstance(transport.get_exception(), EOFError)  # what paramiko says when its handshake times out
+    finally:
+        transport.close()
+        for conn in accepted:
+            conn.close()
+        server.close()
