@@ -34,7 +34,7 @@ import paramiko  # noqa: E402
 
 from . import port_forward, sftp_transfer
 from .frames import FrameReader, pack
-from .ssh_connection import (PGID_MARKER, ConnectError, HostConnection, Registry, _Link, kill_command,
+from .ssh_connection import (PGID_MARKER, ConnectError, HostConnection, Registry, _Link, error_text, kill_command,
                              wrap_command)
 from .ssh_loop import LoopSocket, TransportLoop
 
@@ -330,7 +330,7 @@ class ConnWorker:
         if channel is None:
             if not proc.ended:
                 text = str(error) if isinstance(error, ConnectError) else "%s: cannot start the command: %s" % (
-                    proc.conn.name, error or type(error).__name__)
+                    proc.conn.name, error_text(error))
                 self.ended(proc, error=text)
             return
         if proc.ended:
@@ -344,7 +344,7 @@ class ConnWorker:
         except (paramiko.SSHException, EOFError, OSError) as error:
             channel.close()
             self.ended(proc, error="%s: cannot start the command: %s" % (proc.conn.name,
-                                                                        error or type(error).__name__))
+                                                                        error_text(error)))
             return
         channel.setblocking(False)
         channel.execo_owner = proc
@@ -417,7 +417,7 @@ class ConnWorker:
             if transport is None or not transport.is_active():
                 cause = transport.get_exception() if transport is not None else None
                 self.ended(proc, error="%s: connection lost while the command ran%s" % (
-                    proc.conn.name, " (%s)" % (cause or type(cause).__name__) if cause is not None else ""))
+                    proc.conn.name, " (%s)" % error_text(cause) if cause is not None else ""))
             else:
                 self.ended(proc, error="%s: the server closed the channel without an exit status" % proc.conn.name)
 
@@ -539,7 +539,7 @@ class ConnWorker:
             self.post("failed", proc, str(error))
             return
         except (paramiko.SSHException, EOFError, OSError) as error:
-            self.post("failed", proc, "%s: cannot start SFTP: %s" % (conn.name, error or type(error).__name__))
+            self.post("failed", proc, "%s: cannot start SFTP: %s" % (conn.name, error_text(error)))
             return
         self.post("sftp", proc, sftp, time.time())
         self.executor.submit(self._transfer, conn, proc, sftp, files, dest)
@@ -556,7 +556,13 @@ class ConnWorker:
             status = run(sftp, files, dest, report)
         except Exception as exc:
             if not proc.killed:
-                error = "%s: %s failed: %s" % (conn.name, proc.kind, exc or type(exc).__name__)
+                transport = sftp.get_channel().get_transport()
+                if transport is not None and not transport.is_active():  # say why the connection went
+                    cause = transport.get_exception()
+                    reason = "connection lost" + (" (%s)" % error_text(cause) if cause is not None else "")
+                else:
+                    reason = error_text(exc)
+                error = "%s: %s failed: %s" % (conn.name, proc.kind, reason)
         finally:
             sftp.close()
         if proc.killed:

@@ -23,7 +23,7 @@ from typing import Any, Dict, Optional, Set, Tuple
 
 import paramiko
 
-from .ssh_connection import ConnectError, HostConnection
+from .ssh_connection import ConnectError, HostConnection, error_text
 
 COPY_SIZE = 64 * 1024
 LISTEN_BACKLOG = 128
@@ -115,7 +115,7 @@ class Forward:
             self._post(self.end, None, None, "port forward: %s" % error)
             return
         except (paramiko.SSHException, EOFError, OSError) as error:
-            self._post(self.end, None, None, "port forward: %s: %s" % (conn.name, error or type(error).__name__))
+            self._post(self.end, None, None, "port forward: %s: %s" % (conn.name, error_text(error)))
             return
         self._post(self._listening)
 

@@ -45,6 +45,11 @@ class ConnectError(Exception):
     """A host could not be reached or was lost; str() names the host and the cause."""
 
 
+def error_text(error: BaseException) -> str:
+    """An exception for a message: its text, or its type when it has none (``EOFError()`` says nothing)."""
+    return str(error) or type(error).__name__
+
+
 def describe(spec: Dict[str, Any]) -> str:
     """user@address:port, plus the name given when ssh_config rewrote it, plus the gateway."""
     text = "%s@%s:%d" % (spec["user"], spec["address"], spec["port"])
@@ -387,9 +392,8 @@ class HostConnection:
             text = str(error)
             if "banner" in text or "timeout" in text.lower() or isinstance(error.__cause__, socket.timeout):
                 return self.no_answer()
-            return ConnectError("%s: SSH handshake failed: %s" % (self.name, text or type(error).__name__))
-        return ConnectError("%s: connection closed during the handshake (%s)" % (self.name, error or
-                                                                                type(error).__name__))
+            return ConnectError("%s: SSH handshake failed: %s" % (self.name, error_text(error)))
+        return ConnectError("%s: connection closed during the handshake (%s)" % (self.name, error_text(error)))
 
     def known_keys(self) -> Dict[str, paramiko.PKey]:
         spec = self.spec

@@ -166,3 +166,31 @@ def test_server_alive_ends_the_commands_of_a_host_frozen_mid_command(params, ssh
     finally:
         frozen.thaw()
         stuck.kill()
+
+
+def test_server_alive_ends_a_transfer_to_a_host_frozen_mid_copy(params, sshd_hosts, sshd_fresh_host, tmp_path):
+    # the keepalives guard every use of the connection, SFTP included: a copy to a host that froze ends with an
+    # error saying why, while a copy to a healthy host completes
+    from execo import Put
+    alive = dict(params, ssh_options=tuple(params["ssh_options"]) + ("-o", "ServerAliveInterval=1",
+                                                                     "-o", "ServerAliveCountMax=2"))
+    frozen = sshd_fresh_host()
+    good, = sshd_hosts(1)
+    source = tmp_path / "big"
+    source.write_bytes(os.urandom(64 * 1024 * 1024))
+    warm = SshProcess("true", frozen.address, connection_params=alive).run(30)  # the connection is up
+    assert warm.ok, warm.error_reason
+    put = Put([frozen.address, good.address], [str(source)], str(tmp_path / "copy-{{{host}}}"),
+              connection_params=alive).start()
+    time.sleep(0.3)  # the copy is under way
+    frozen.freeze()
+    try:
+        put.wait(60)
+        stuck, fine = put.processes
+        assert stuck.ended and not stuck.ok
+        assert frozen.address in str(stuck.error_reason) and "ServerAliveCountMax" in str(stuck.error_reason), \
+            stuck.error_reason
+        assert fine.ok, fine.error_reason
+        assert (tmp_path / ("copy-" + good.address)).read_bytes() == source.read_bytes()
+    finally:
+        frozen.thaw()
