@@ -275,7 +275,10 @@ class ConnWorker:
             conn.waiting.append(on_open)
             if not conn.connecting:
                 conn.connecting = True
-                conn.submit(self._connect)
+                if conn.loop_capable():
+                    conn.connect_in_loop(lambda error: self._connected(conn, error))
+                else:
+                    conn.submit(self._connect)
             return
         link.opening += 1
         try:

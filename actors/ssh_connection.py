@@ -26,6 +26,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
 import paramiko
 
 from .ssh_config import connection_key
+from .ssh_handshake import LoopHandshake, LoopPacer
 from .ssh_keepalive import DEFAULT_COUNT_MAX, KeepAlive
 from .ssh_loop import LoopSocket, TransportLoop
 from .ssh_transport import Transport
@@ -133,6 +134,7 @@ class Registry:
         self.executor = executor
         self.loop = loop  # when given, authenticated transports are read by the worker's loop (ssh_loop.py)
         self.pacer = pacer or Pacer()
+        self.loop_pacer = LoopPacer()  # the handshakes the loop makes (ssh_handshake.py)
         self.keys = KeyCache()
         self._lock = threading.Lock()
         self._connections: Dict[tuple, HostConnection] = {}
@@ -195,6 +197,7 @@ class HostConnection:
         self._queue: Deque[Callable[["HostConnection"], None]] = collections.deque()
         self._draining = False
         self._closed = False
+        self.old_algorithms = False  # the server refused what the loop offers (see connect_in_loop)
 
     # --- serialisation: a tiny actor on the shared thread pool -------------------------------------------
 
@@ -274,6 +277,40 @@ class HostConnection:
         link.channels.append(channel)
         return channel
 
+    def loop_capable(self) -> bool:
+        """Whether the worker's loop can make this host's connections itself (see ssh_handshake.py)."""
+        spec = self.spec
+        return self.registry.loop is not None and not spec.get("proxy_jump") and not spec.get("proxy_command") \
+            and not self.uses_agent() and not self.old_algorithms
+
+    def connect_in_loop(self, on_done: Callable[[Optional[BaseException]], None]) -> None:
+        """Loop thread: one more connection, made by the loop; on_done(None) or on_done(error) in the loop."""
+        def done(transport: Optional[Transport], error: Optional[BaseException]) -> None:
+            if transport is not None:
+                self._start_keepalive(transport)
+                with self._links_lock:
+                    self._links.append(_Link(transport))
+                on_done(None)
+            elif handshake.refused_algorithms:  # an old server: paramiko's thread reads any cipher
+                self.old_algorithms = True
+                self.submit(lambda conn: self._connect_blocking(on_done))
+            else:
+                on_done(error)
+
+        handshake = LoopHandshake(self, self.registry.loop, self.registry.loop_pacer, self.registry.executor, done)
+        handshake.start()
+
+    def _connect_blocking(self, on_done: Callable[[Optional[BaseException]], None]) -> None:
+        loop = self.registry.loop
+        assert loop is not None
+        try:
+            self.add_link()
+        except Exception as error:
+            loop.call(on_done, error if isinstance(error, ConnectError) else
+                      ConnectError("%s: cannot connect: %s" % (self.name, error_text(error))))
+            return
+        loop.call(on_done, None)
+
     def open_forward(self, address: str, port: int) -> paramiko.Channel:
         """A direct-tcpip channel from this host (a gateway) to address:port; called from many threads."""
         for attempt in (1, 2):
@@ -340,15 +377,20 @@ class HostConnection:
                     helper.kill()
                     helper.wait()
                 raise
-        if spec.get("keepalive"):
-            loop = self.registry.loop
-            if loop is not None:  # ServerAliveCountMax too (ssh_keepalive.py)
-                keepalive = KeepAlive(transport, spec["keepalive"], spec.get("keepalive_count_max", DEFAULT_COUNT_MAX),
-                                      loop.later)
-                loop.later(0, keepalive.start)
-            else:  # paramiko's thread per connection reads (a bench comparison): paramiko's keepalive, send only
-                transport.set_keepalive(spec["keepalive"])
+        self._start_keepalive(transport)
         return _Link(transport, helper)
+
+    def _start_keepalive(self, transport: Transport) -> None:
+        spec = self.spec
+        if not spec.get("keepalive"):
+            return
+        loop = self.registry.loop
+        if loop is not None:  # ServerAliveCountMax too (ssh_keepalive.py)
+            keepalive = KeepAlive(transport, spec["keepalive"], spec.get("keepalive_count_max", DEFAULT_COUNT_MAX),
+                                  loop.later)
+            loop.later(0, keepalive.start)
+        else:  # paramiko's thread per connection reads (a bench comparison): paramiko's keepalive, send only
+            transport.set_keepalive(spec["keepalive"])
 
     def _handshake(self, transport: Transport, timeout: float) -> None:
         transport.banner_timeout = timeout
@@ -462,6 +504,9 @@ class HostConnection:
         return ConnectError("%s: authentication failed: the server accepts only %s" % (
             self.name, ", ".join(error.allowed_types)))
 
+    def lost_during_auth(self, error: BaseException) -> ConnectError:
+        return ConnectError("%s: connection lost during authentication: %s" % (self.name, error_text(error)))
+
     def auth_failed(self, tried: List[str], problems: List[str]) -> ConnectError:
         detail = "keys tried: %s" % (", ".join(tried) if tried else "none")
         if problems:
@@ -482,5 +527,5 @@ class HostConnection:
             except paramiko.AuthenticationException:
                 continue
             except (paramiko.SSHException, EOFError, OSError) as error:
-                raise ConnectError("%s: connection lost during authentication: %s" % (self.name, error)) from None
+                raise self.lost_during_auth(error) from None
         raise self.auth_failed(tried, problems)

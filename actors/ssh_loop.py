@@ -2,11 +2,13 @@
 
 paramiko gives every Transport a thread that blocks in ``recv`` and handles each packet. With hundreds of
 connections per worker, every packet then costs a thread hand-off under the GIL, and a command costs about
-seven packets: that was most of the workers' CPU in warm fan-out rounds (docs/bench.md). So, once a
-transport is authenticated, its thread is *parked* and the worker's loop reads the socket:
+seven packets: that was most of the workers' CPU in warm fan-out rounds (docs/bench.md). So the worker's
+loop reads the sockets:
 
-* The handshake (banner, key exchange, authentication) still runs in the transport's thread, as paramiko
-  wrote it: it is blocking code, run once per connection.
+* A connection the loop made itself (ssh_handshake.py) never had a thread: the loop reads it from the banner
+  on, and ends it itself (``Transport.end_in_loop``).
+* A connection made the blocking way (through a gateway, for instance) does its handshake in the transport's
+  thread, as paramiko wrote it; once it is authenticated, that thread is *parked* and the loop reads on.
 * The transport's socket is a :class:`LoopSocket`. The first time the transport's thread asks for bytes after
   authentication, the socket hands itself to the loop and parks that thread (no CPU, until the connection
   ends). Nothing of the next packet has been read at that point, so the loop takes over on a packet boundary.
@@ -116,6 +118,7 @@ class LoopSocket:
         self.outbuf = bytearray()
         self.out_lock = threading.Lock()
         self.error: Optional[BaseException] = None  # what ended the connection, raised in the parked thread
+        self.handshake: Any = None  # the LoopHandshake reading it, until authenticated (ssh_handshake.py)
         self._wake = threading.Event()
         self._closed = False  # paramiko's Transport.stop_thread reads it
 
@@ -221,7 +224,10 @@ class LoopSocket:
         packetizer = transport.packetizer
         inbuf = self.inbuf
         mac_size = _private(packetizer, "mac_size_in")
+        handshake = self.handshake
         try:
+            if handshake is not None and not handshake.banner_read and not handshake.read_banner(inbuf):
+                return True
             while transport.active and len(inbuf) >= 4:
                 if packetizer.need_rekey() and not transport.in_kex:
                     transport._send_kex_init()
@@ -235,6 +241,8 @@ class LoopSocket:
                     if not framable(packetizer):
                         raise SSHException("a key re-exchange chose a cipher whose packet lengths are encrypted")
                     mac_size = _private(packetizer, "mac_size_in")
+            if handshake is not None:
+                handshake.progress()
         except Exception as error:
             self.fail(error)
             return False
@@ -278,6 +286,17 @@ class TransportLoop:
         if not sock.read_available():  # bytes may have come while we were being told
             self._drop(sock)
 
+    def call(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run fn(*args) in the loop's thread (at once when already there)."""
+        self._call(fn, *args)
+
+    def watch_connect(self, sock: LoopSocket) -> None:
+        """A socket connecting without blocking: writable() tells its handshake when the connection is made."""
+        self.sockets.add(sock)
+        self._register(sock)
+        self.writing.add(sock)
+        self._want_write(sock, True)
+
     def later(self, delay: float, fn: Callable[[], None]) -> None:
         """Run fn in the loop's thread after delay seconds (from any thread)."""
         self._call(self._later, delay, fn)
@@ -296,6 +315,9 @@ class TransportLoop:
             self._drop(sock)
 
     def writable(self, sock: LoopSocket) -> None:
+        handshake = sock.handshake
+        if handshake is not None and handshake.phase == "connecting":
+            handshake.connected()
         self.to_flush.add(sock)
 
     def flush(self) -> None:
@@ -319,3 +341,8 @@ class TransportLoop:
             self._unregister(sock)
         if sock._closed:
             sock.sock.close()
+        transport = sock.transport
+        if sock.handshake is not None:
+            sock.handshake.lost(sock.error)
+        elif transport is not None and transport.threadless:
+            transport.end_in_loop(sock.error or EOFError("connection closed"))  # no thread to do it

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -70,6 +71,7 @@ def _notifying(handler: Callable[[paramiko.Channel, paramiko.Message], None], na
 
 _GCM = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 _ETM = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com")
+_ETM_MACS = tuple(m for m in _ETM if m in paramiko.Transport._preferred_macs)
 
 
 class Channel(paramiko.Channel):
@@ -135,6 +137,8 @@ class Transport(paramiko.Transport):
         self._deferred: List[paramiko.Message] = []
         self.last_heard = time.monotonic()  # bytes, or an answer to a keepalive, from the server (ssh_keepalive.py)
         self.execo_error: Optional[BaseException] = None  # why we ended the connection, reported as its cause
+        self.threadless = False  # connected and read by the worker's loop, with no thread (start_in_loop)
+        self._ended = False
 
     # --- opening without waiting ---------------------------------------------------------------------------
 
@@ -231,14 +235,54 @@ class Transport(paramiko.Transport):
         try:
             super().run()
         finally:
-            if self.execo_error is not None:
-                self.saved_exception = self.execo_error
-            error = self.saved_exception or EOFError("connection closed")
-            opening, self._opening = self._opening, {}
-            for callback, _ in opening.values():
-                callback(None, error)
-            for chan in list(self._watched):
-                notify = chan.__dict__.get("execo_notify")
-                if notify is not None:
-                    notify(chan)
+            self._report_end()
+
+    def _report_end(self) -> None:
+        """Whoever waits on this transport hears of its end: sessions being opened, watched channels."""
+        if self.execo_error is not None:
+            self.saved_exception = self.execo_error
+        error = self.saved_exception or EOFError("connection closed")
+        opening, self._opening = self._opening, {}
+        for callback, _ in opening.values():
+            callback(None, error)
+        for chan in list(self._watched):
+            notify = chan.__dict__.get("execo_notify")
+            if notify is not None:
+                notify(chan)
+
+    # --- without a thread: a transport the worker's loop connects and reads (ssh_handshake.py) -------------
+
+    def start_in_loop(self) -> None:
+        """What start_client() does, minus the thread: the loop feeds the packets, from the banner on.
+
+        Only MACs that keep packet lengths in clear are offered (encrypt-then-MAC; AES-GCM, preferred, needs
+        none): the loop cuts packets by their length.
+        """
+        self.threadless = True
+        self._preferred_macs = _ETM_MACS
+        self.active = True
+        self.completion_event = threading.Event()  # paramiko sets it when the key exchange is done
+
+    def end_in_loop(self, error: BaseException) -> None:
+        """The end of a transport without a thread: what paramiko's run() does when its thread stops."""
+        if self._ended:
+            return
+        self._ended = True
+        if self.saved_exception is None:
+            self.saved_exception = error
+        for chan in list(self._channels.values()):
+            chan._unlink()
+        if self.active:
+            self.active = False
+            self.packetizer.close()
+            if self.completion_event is not None:
+                self.completion_event.set()
+            if self.auth_handler is not None:
+                self.auth_handler.abort()
+            for event in self.channel_events.values():
+                event.set()
+            with self.lock:
+                self.server_accept_cv.notify()
+        self.sock.close()
+        self._report_end()
 

@@ -5,6 +5,7 @@ command's output and input, a server whose packet lengths are encrypted (the con
 thread), and a host frozen while the loop still has data queued for it.
 """
 
+import os
 import time
 
 import pytest
@@ -116,3 +117,50 @@ def test_a_connection_outlives_a_host_frozen_while_we_send_to_it(params, sshd_fr
     action.wait(60)
     assert action.ok, [p.error_reason for p in action.processes]
     assert [p.stdout.split()[-1] for p in action.processes] == [str(size)] * 6
+
+
+# --- connections the loop makes itself (actors/ssh_handshake.py) ----------------------------------------------
+
+def _worker_threads():
+    """The threads of this process's connection workers."""
+    counts = []
+    for pid in os.listdir("/proc"):
+        try:
+            if open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1] == str(os.getpid()) \
+                    and b"conn_worker" in open("/proc/%s/cmdline" % pid, "rb").read():
+                counts.append(len(os.listdir("/proc/%s/task" % pid)))
+        except (OSError, IndexError):
+            pass
+    return counts
+
+
+def test_new_connections_are_made_by_the_loop_with_no_thread_each(params, sshd_many):
+    # paramiko's way: a thread per connection for its life, and a pool thread per handshake
+    addresses = sshd_many(40)
+    action = Remote("echo {{{host}}}", addresses, connection_params=params).run(60)
+    assert action.ok and [p.stdout.strip() for p in action.processes] == addresses
+    threads = _worker_threads()
+    assert threads and max(threads) < 10, threads
+
+
+def test_a_server_without_gcm_or_etm_is_reached_the_usual_way(params, sshd_fresh_host):
+    # the loop needs packet lengths in clear (AES-GCM or encrypt-then-MAC); an older server gets paramiko's thread
+    old = sshd_fresh_host("Ciphers aes128-ctr\nMACs hmac-sha2-256\n")
+    p = SshProcess("echo old server; cat", old.address, connection_params=params).start()
+    p.write("through paramiko's thread\n")
+    p.close_stdin()
+    p.wait(30)
+    assert p.ok, p.error_reason
+    assert p.stdout.split("\n")[:2] == ["old server", "through paramiko's thread"]
+    log = old.log()
+    assert "no matching MAC" in log and log.count("Accepted publickey") == 1, log  # the loop's try, then the thread
+
+
+def test_the_loop_connects_to_a_host_given_by_name(sshd_env):
+    # a name is resolved off the loop (a resolver may block), then each of its addresses is tried in turn
+    host = sshd_env.start_host("127.0.0.1", name="loopback-one")
+    try:
+        p = SshProcess("echo by name", "localhost", connection_params=sshd_env.connection_params()).run(30)
+        assert p.ok and p.stdout.strip() == "by name", p.error_reason
+    finally:
+        sshd_env.stop_host(host)
