@@ -6,9 +6,10 @@ transport is opened and the limit is remembered. A transport that died is droppe
 reconnects. ProxyJump goes through a direct-tcpip channel of the gateway's own HostConnection, so every host
 behind one gateway shares one gateway connection.
 
-The methods here block (network round trips); the worker calls them from a thread pool, one host at a time
-per HostConnection (see ``submit``), so that a frozen host holds one thread, not one per process. Every error
-is a ConnectError whose message names the host and what happened.
+Most connections are made by the worker's loop (``connect_in_loop``, ssh_handshake.py). The other methods
+block (network round trips); the worker calls them from a thread pool, one host at a time per
+HostConnection (see ``submit``), so that a frozen host holds one thread, not one per process. Every error is
+a ConnectError whose message names the host and what happened; the texts are made here, for both ways.
 """
 
 from __future__ import annotations
