@@ -128,6 +128,32 @@ class KeyCache:
             return self._keys[path]
 
 
+class KnownHostsCache:
+    """known_hosts files parsed once per worker, and again when one changes (its size or time): a large file,
+    parsed for every new connection, cost milliseconds each time (in the worker's loop, for its handshakes)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._files: Dict[str, Tuple[Tuple[int, int], paramiko.HostKeys]] = {}
+
+    def get(self, path: str) -> Optional[paramiko.HostKeys]:
+        """The file's entries, or None when there is no such file (other errors are raised)."""
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            return None
+        stamp = (status.st_mtime_ns, status.st_size)
+        with self._lock:
+            cached = self._files.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        keys = paramiko.HostKeys()
+        keys.load(path)
+        with self._lock:
+            self._files[path] = (stamp, keys)
+        return keys
+
+
 class Registry:
     """Every HostConnection of a worker, by connection key, plus what they share (pacer, keys, executor)."""
 
@@ -137,6 +163,7 @@ class Registry:
         self.pacer = pacer or Pacer()
         self.loop_pacer = LoopPacer()  # the handshakes the loop makes (ssh_handshake.py)
         self.keys = KeyCache()
+        self.known_hosts = KnownHostsCache()
         self._lock = threading.Lock()
         self._connections: Dict[tuple, HostConnection] = {}
 
@@ -198,7 +225,7 @@ class HostConnection:
         self._queue: Deque[Callable[["HostConnection"], None]] = collections.deque()
         self._draining = False
         self._closed = False
-        self.old_algorithms = False  # the server refused what the loop offers (see connect_in_loop)
+        self.blocking_only = ""  # why the loop does not connect to this host any more (see connect_in_loop)
 
     # --- serialisation: a tiny actor on the shared thread pool -------------------------------------------
 
@@ -282,7 +309,7 @@ class HostConnection:
         """Whether the worker's loop can make this host's connections itself (see ssh_handshake.py)."""
         spec = self.spec
         return self.registry.loop is not None and not spec.get("proxy_jump") and not spec.get("proxy_command") \
-            and not self.uses_agent() and not self.old_algorithms
+            and not self.blocking_only
 
     def connect_in_loop(self, on_done: Callable[[Optional[BaseException]], None]) -> None:
         """Loop thread: one more connection, made by the loop; on_done(None) or on_done(error) in the loop."""
@@ -292,8 +319,8 @@ class HostConnection:
                 with self._links_lock:
                     self._links.append(_Link(transport))
                 on_done(None)
-            elif handshake.refused_algorithms:  # an old server: paramiko's thread reads any cipher
-                self.old_algorithms = True
+            elif handshake.wants_blocking:  # ssh-agent's keys, or an old server: from now on, the blocking way
+                self.blocking_only = handshake.wants_blocking
                 self.submit(lambda conn: self._connect_blocking(on_done))
             else:
                 on_done(error)
@@ -442,16 +469,16 @@ class HostConnection:
         spec = self.spec
         if spec.get("strict_host_key_checking") == "no":
             return {}
-        keys = paramiko.HostKeys()
+        name = spec["address"] if spec["port"] == 22 else "[%s]:%d" % (spec["address"], spec["port"])
+        found: Dict[str, paramiko.PKey] = {}
         for path in spec.get("known_hosts") or []:
             try:
-                keys.load(path)
-            except FileNotFoundError:
-                continue
+                keys = self.registry.known_hosts.get(path)
             except Exception as error:
                 raise ConnectError("%s: cannot read known hosts file %s: %s" % (self.name, path, error)) from None
-        name = spec["address"] if spec["port"] == 22 else "[%s]:%d" % (spec["address"], spec["port"])
-        return dict(keys.lookup(name) or {})
+            for key_type, key in (keys.lookup(name) or {}).items() if keys is not None else ():
+                found.setdefault(key_type, key)  # the first file that knows the host wins, as with OpenSSH
+        return found
 
     def check_host_key(self, transport: Transport, known: Dict[str, paramiko.PKey]) -> None:
         mode = self.spec.get("strict_host_key_checking")

@@ -10,10 +10,11 @@ exchange and the authentication code are paramiko's), and moves on when they hav
 are the loop's timers.
 
 Not every connection can go this way: one through a ProxyJump gateway (its socket is a channel of the
-gateway's connection), one through a ProxyCommand, and one that may need ssh-agent (its calls block) keep
-paramiko's thread (ssh_connection.py). So does a server that offers neither AES-GCM nor an encrypt-then-MAC
-MAC (OpenSSH before 6.2): the loop needs packet lengths in clear, so only those are offered here, and a
-refused negotiation is tried again the usual way.
+gateway's connection) or a ProxyCommand keeps paramiko's thread (ssh_connection.py). So does a host whose
+key files are refused when ssh-agent may hold the right key (the agent's calls block), and a server that
+offers neither AES-GCM nor an encrypt-then-MAC MAC (OpenSSH before 6.2; the loop needs packet lengths in
+clear, so only those are offered here): the handshake fails, says why in ``wants_blocking``, and the host is
+reached the blocking way from then on.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class LoopHandshake:
         self.target = (conn.spec["address"], conn.spec["port"])
         self.phase = "waiting"  # waiting, resolving, connecting, banner, kex, auth, done
         self.paced = False
-        self.refused_algorithms = False  # the server wanted ciphers or MACs the loop cannot read
+        self.wants_blocking = ""  # why the blocking way should try again: ssh-agent's keys, or an old server
         self.addresses: List[Any] = []  # getaddrinfo's answers not tried yet
         self.sock: Optional[LoopSocket] = None
         self.transport: Optional[Transport] = None
@@ -233,6 +234,8 @@ class LoopHandshake:
         transport = self.transport
         assert transport is not None
         if not self.candidates:
+            if self.conn.uses_agent():  # its calls block: the agent's keys are tried the blocking way
+                self.wants_blocking = "keys from ssh-agent"
             self._fail(self.conn.auth_failed(self.tried, self.problems))
             return
         label, key = self.candidates.pop(0)
@@ -251,7 +254,7 @@ class LoopHandshake:
             self._fail(self.conn.lost_during_auth(error))
         else:
             if "Incompatible" in str(error):
-                self.refused_algorithms = True
+                self.wants_blocking = "the server wants ciphers or MACs the loop cannot read"
             self._fail(self.conn.handshake_failed(error))
 
     def _succeed(self) -> None:

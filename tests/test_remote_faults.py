@@ -194,3 +194,30 @@ def test_server_alive_ends_a_transfer_to_a_host_frozen_mid_copy(params, sshd_hos
         assert (tmp_path / ("copy-" + good.address)).read_bytes() == source.read_bytes()
     finally:
         frozen.thaw()
+
+
+def test_keys_from_ssh_agent_are_tried_when_the_key_files_are_refused(sshd_env, sshd_fresh_host, tmp_path):
+    # the worker's loop offers the key files; ssh-agent's keys (its calls block) are tried the blocking way
+    import subprocess
+    import sys
+    host = sshd_fresh_host()
+    stranger = tmp_path / "stranger_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
+    agent_sock = str(tmp_path / "agent.sock")
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", agent_sock], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(agent_sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        env = dict(os.environ, SSH_AUTH_SOCK=agent_sock)
+        subprocess.run(["ssh-add", "-q", sshd_env.client_key], env=env, check=True)
+        params = sshd_env.connection_params(keyfile=str(stranger), ssh_config_file=os.devnull)
+        script = ("from execo import SshProcess\n"
+                  "p = SshProcess('echo via agent', %r, connection_params=%r).run(30)\n"
+                  "print(p.ok, p.stdout.strip(), p.error_reason)\n" % (host.address, params))
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip() == "True via agent None", out.stdout + out.stderr
+        assert host.log().count("Accepted publickey") == 1
+    finally:
+        agent.terminate()
+        agent.wait(10)

@@ -505,3 +505,25 @@ def test_put_missing_file_reports_and_goes_on(drv, sshd_hosts, spec_of, tmp_path
     assert ended["status"] == 1 and ended["error"] is None
     assert b"missing: No such file or directory" in drv.output(put, 2)
     assert (dest / "present").read_text() == "here"
+
+
+def test_known_hosts_are_checked_and_read_again_when_the_file_changes(drv, sshd_fresh_host, spec_of, sshd_env,
+                                                                     tmp_path):
+    # each worker parses a known_hosts file once (KnownHostsCache), and again when it changes
+    host = sshd_fresh_host()
+    other_key = str(tmp_path / "other_key")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other_key], check=True)
+    known = tmp_path / "known_hosts"
+    name = "[%s]:%d" % (host.address, sshd_env.port)
+    wrong = open(other_key + ".pub").read().split()
+    known.write_text("%s %s %s\n" % (name, wrong[0], wrong[1]))
+    spec = spec_of(host, ssh_options=("-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=%s" % known),
+                   ssh_config_file="/dev/null")
+    pid = drv.exec(spec, "echo never")
+    assert "host key mismatch" in drv.wait_ended(pid)[pid]["error"]
+    right = host.host_key_pub.split()
+    known.write_text("# the host was reinstalled\n%s %s %s\n" % (name, right[0], right[1]))
+    pid = drv.exec(spec, "echo checked")
+    ended = drv.wait_ended(pid)[pid]
+    assert ended["status"] == 0, ended
+    assert drv.output(pid) == b"checked\n"
