@@ -9,11 +9,11 @@ restarted after a backoff, at most ``max_restarts`` times in ``restart_window`` 
 up on that worker and ends what is sent to it at once with an error). Nothing waits on a dead worker.
 
 A host always goes to the same worker (the pool remembers where each connection key went), so its connection
-is reused. Workers are started as hosts come, one per ``HOSTS_PER_WORKER`` hosts up to ``n_workers``: a worker
-costs 0.1-0.2 s of CPU to start (Python and paramiko), more than a few hosts gain from a second core (at 100
-loopback hosts, one worker was as fast as two for new connections and 10% slower for the warm rounds in one
-four-run comparison; a later one did not separate them), and a new host goes to the started worker that has
-the fewest hosts.
+is reused. Workers are started as hosts come, one per ``HOSTS_PER_WORKER`` hosts up to ``n_workers``, and a
+new host goes to the started worker that has the fewest hosts. The threshold weighs a worker's start (about
+0.15 s of CPU: Python, paramiko, cryptography) against what it takes over: a new connection costs a worker
+about 1.1 ms of CPU, so a second worker pays for itself from about 130 hosts. (At 100 loopback hosts, one
+worker against two: cold 0.96-0.98 of asyncssh against 0.97-1.05, warm the same, three runs each.)
 A worker is told a host's spec once (a "host" frame naming it by a small number, the hid); the frames for
 processes on that host then carry the hid instead of the spec. A restarted worker starts with no hosts.
 """
@@ -33,7 +33,7 @@ from .frames import Frame, FrameReader, FrameWriter
 from .ssh_config import Route
 
 WORKER_MODULE = "execo_actors.conn_worker"
-HOSTS_PER_WORKER = 32
+HOSTS_PER_WORKER = 128
 READ_SIZE = 1024 * 1024
 
 

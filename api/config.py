@@ -105,7 +105,7 @@ configuration: Dict[Any, Any] = {
   (read once, when the runtime starts).
 - ``ssh_workers`` (new): at most how many connection worker processes serve the pooled
   SSH backend (None: one per core; read once, at the first remote process). They start
-  as hosts come, one per 32 hosts.
+  as hosts come, one per 128 hosts.
 - ``color_mode``: emit ANSI colours (default: stdout and stderr are both terminals).
 - ``color_styles``: style name or log level -> tuple of ANSI attribute names
   (see ``execo.log``).
