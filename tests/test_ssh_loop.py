@@ -121,17 +121,18 @@ def test_a_connection_outlives_a_host_frozen_while_we_send_to_it(params, sshd_fr
 
 # --- connections the loop makes itself (actors/ssh_handshake.py) ----------------------------------------------
 
-def _worker_threads():
-    """The threads of this process's connection workers."""
+def _worker_entries(kind):
+    """For each connection worker of this process, how many entries /proc/PID/<kind> has ("task": threads,
+    "fd": open descriptors)."""
     counts = []
     for pid in os.listdir("/proc"):
         try:
             if open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1] == str(os.getpid()) \
                     and b"conn_worker" in open("/proc/%s/cmdline" % pid, "rb").read():
-                counts.append(len(os.listdir("/proc/%s/task" % pid)))
+                counts.append(len(os.listdir("/proc/%s/%s" % (pid, kind))))
         except (OSError, IndexError):
             pass
-    return counts
+    return sorted(counts)
 
 
 def test_new_connections_are_made_by_the_loop_with_no_thread_each(params, sshd_many):
@@ -139,7 +140,7 @@ def test_new_connections_are_made_by_the_loop_with_no_thread_each(params, sshd_m
     addresses = sshd_many(40)
     action = Remote("echo {{{host}}}", addresses, connection_params=params).run(60)
     assert action.ok and [p.stdout.strip() for p in action.processes] == addresses
-    threads = _worker_threads()
+    threads = _worker_entries("task")
     assert threads and max(threads) < 10, threads
 
 
@@ -164,3 +165,15 @@ def test_the_loop_connects_to_a_host_given_by_name(sshd_env):
         assert p.ok and p.stdout.strip() == "by name", p.error_reason
     finally:
         sshd_env.stop_host(host)
+
+
+def test_refused_connections_leave_no_descriptor_behind(params, sshd_hosts):
+    good = [h.address for h in sshd_hosts(2)]
+    refused = ["127.0.3.%d" % i for i in range(1, 101)]  # nobody listens there
+    counts = []
+    for _ in range(3):  # the first round may start a worker: the rounds after it must not grow
+        action = Remote("true", refused + good, connection_params=params, process_args={"nolog_error": True}).run(60)
+        assert [p.ok for p in action.processes] == [False] * 100 + [True, True]
+        assert all("connection refused" in str(p.error_reason) for p in action.processes[:100])
+        counts.append(_worker_entries("fd"))
+    assert counts[1] == counts[2] == counts[0], counts
