@@ -425,11 +425,7 @@ class HostConnection:
         transport.handshake_timeout = timeout
         transport.auth_timeout = timeout
         known = self.known_keys()
-        if known:
-            # negotiate a host key type we can check, as OpenSSH does
-            options = transport.get_security_options()
-            options.key_types = [t for t in known if t in options.key_types] + \
-                [t for t in options.key_types if t not in known]
+        transport.prefer_key_types(known)
         try:
             transport.start_client(timeout=timeout)
         except (paramiko.SSHException, EOFError, OSError) as error:
@@ -465,11 +461,17 @@ class HostConnection:
             return ConnectError("%s: SSH handshake failed: %s" % (self.name, error_text(error)))
         return ConnectError("%s: connection closed during the handshake (%s)" % (self.name, error_text(error)))
 
+    @property
+    def known_hosts_name(self) -> str:
+        """The host as known_hosts names it: ``address``, or ``[address]:port`` off port 22."""
+        spec = self.spec
+        return spec["address"] if spec["port"] == 22 else "[%s]:%d" % (spec["address"], spec["port"])
+
     def known_keys(self) -> Dict[str, paramiko.PKey]:
         spec = self.spec
         if spec.get("strict_host_key_checking") == "no":
             return {}
-        name = spec["address"] if spec["port"] == 22 else "[%s]:%d" % (spec["address"], spec["port"])
+        name = self.known_hosts_name
         found: Dict[str, paramiko.PKey] = {}
         for path in spec.get("known_hosts") or []:
             try:
@@ -493,10 +495,8 @@ class HostConnection:
                                       ", ".join(self.spec["known_hosts"]), expected.fingerprint))
             return
         if mode == "accept-new" and self.spec.get("known_hosts"):
-            name = self.spec["address"] if self.spec["port"] == 22 else "[%s]:%d" % (self.spec["address"],
-                                                                                     self.spec["port"])
             with open(self.spec["known_hosts"][0], "a") as f:
-                f.write("%s %s %s\n" % (name, server_key.get_name(), server_key.get_base64()))
+                f.write("%s %s %s\n" % (self.known_hosts_name, server_key.get_name(), server_key.get_base64()))
             return
         raise ConnectError("%s: host key %s %s is not in known_hosts (%s) and StrictHostKeyChecking is %s"
                            % (self.name, server_key.get_name(), server_key.fingerprint,

@@ -168,10 +168,7 @@ class LoopHandshake:
             self._try_next(OSError(code, os.strerror(code)))
             return
         self.transport = transport = Transport(self.sock)
-        if self.known:  # negotiate a host key type we can check, as OpenSSH does
-            options = transport.get_security_options()
-            options.key_types = [t for t in self.known if t in options.key_types] + \
-                [t for t in options.key_types if t not in self.known]
+        transport.prefer_key_types(self.known)
         self._enter("banner")
         transport.start_in_loop()
         self.sock.send((transport.local_version + "\r\n").encode())

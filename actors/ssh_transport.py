@@ -140,6 +140,14 @@ class Transport(paramiko.Transport):
         self.threadless = False  # connected and read by the worker's loop, with no thread (start_in_loop)
         self._ended = False
 
+    def prefer_key_types(self, known: Dict[str, Any]) -> None:
+        """Negotiate first a host key type that known_hosts can check (``known``: key type -> key), as
+        OpenSSH does."""
+        if known:
+            options = self.get_security_options()
+            options.key_types = [t for t in known if t in options.key_types] + \
+                [t for t in options.key_types if t not in known]
+
     # --- opening without waiting ---------------------------------------------------------------------------
 
     def open_session_nowait(self, on_open: OpenCallback, notify: Callable[[paramiko.Channel], None]) -> None:

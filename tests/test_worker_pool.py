@@ -527,3 +527,25 @@ def test_known_hosts_are_checked_and_read_again_when_the_file_changes(drv, sshd_
     ended = drv.wait_ended(pid)[pid]
     assert ended["status"] == 0, ended
     assert drv.output(pid) == b"checked\n"
+
+
+def test_accept_new_records_an_unknown_host_key_but_refuses_a_changed_one(drv, sshd_fresh_host, spec_of, sshd_env,
+                                                                         tmp_path):
+    new_host, changed_host = sshd_fresh_host(), sshd_fresh_host()
+    known = tmp_path / "known_hosts"
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    wrong = open(str(other) + ".pub").read().split()
+    known.write_text("[%s]:%d %s %s\n" % (changed_host.address, sshd_env.port, wrong[0], wrong[1]))
+
+    def spec(host):
+        return spec_of(host, ssh_options=("-o", "StrictHostKeyChecking=accept-new",
+                                          "-o", "UserKnownHostsFile=%s" % known), ssh_config_file="/dev/null")
+
+    first, second = drv.exec(spec(new_host), "echo first"), drv.exec(spec(changed_host), "echo never")
+    ended = drv.wait_ended([first, second])
+    assert ended[first]["status"] == 0 and drv.output(first) == b"first\n"
+    assert "host key mismatch" in ended[second]["error"]
+    right = new_host.host_key_pub.split()
+    assert known.read_text().splitlines()[-1].split() == ["[%s]:%d" % (new_host.address, sshd_env.port),
+                                                          right[0], right[1]]
