@@ -264,8 +264,8 @@ class ConnWorker:
     def open_session(self, conn: HostConnection, on_open: Any) -> None:
         """Main loop: open a session channel without waiting; on_open(channel, error) runs in the main loop.
 
-        With no connection that has room, on_open waits in the host's queue while one connection is made on
-        the thread pool (one handshake for every command waiting on that host).
+        With no connection that has room, on_open waits in the host's queue while one connection is made (one
+        handshake for every command waiting on that host; see HostConnection.connect).
         """
         if not self.running and self.kills_in_flight == 0:
             on_open(None, ConnectError("%s: connection worker shutting down" % conn.name))
@@ -275,10 +275,7 @@ class ConnWorker:
             conn.waiting.append(on_open)
             if not conn.connecting:
                 conn.connecting = True
-                if conn.loop_capable():
-                    conn.connect_in_loop(lambda error: self._connected(conn, error))
-                else:
-                    conn.submit(self._connect)
+                conn.connect(lambda error: self._connected(conn, error), self.call)
             return
         link.opening += 1
         try:
@@ -287,18 +284,6 @@ class ConnWorker:
         except (paramiko.SSHException, EOFError, OSError) as error:
             link.opening -= 1
             self._opened(conn, link, on_open, None, error)
-
-    def _connect(self, conn: HostConnection) -> None:
-        """Thread pool: one more connection for the sessions waiting on conn."""
-        try:
-            conn.add_link()
-        except ConnectError as error:
-            self.call(self._connected, conn, error)
-            return
-        except Exception as error:  # a bug guard: the waiting sessions must end, not hang
-            self.call(self._connected, conn, ConnectError("%s: cannot connect: %s" % (conn.name, error)))
-            return
-        self.call(self._connected, conn, None)
 
     def _connected(self, conn: HostConnection, error: Optional[BaseException]) -> None:
         conn.connecting = False

@@ -6,7 +6,7 @@ transport is opened and the limit is remembered. A transport that died is droppe
 reconnects. ProxyJump goes through a direct-tcpip channel of the gateway's own HostConnection, so every host
 behind one gateway shares one gateway connection.
 
-Most connections are made by the worker's loop (``connect_in_loop``, ssh_handshake.py). The other methods
+Most connections are made by the worker's loop (``connect``, ssh_handshake.py). The other methods
 block (network round trips); the worker calls them from a thread pool, one host at a time per
 HostConnection (see ``submit``), so that a frozen host holds one thread, not one per process. Every error is
 a ConnectError whose message names the host and what happened; the texts are made here, for both ways.
@@ -225,7 +225,7 @@ class HostConnection:
         self._queue: Deque[Callable[["HostConnection"], None]] = collections.deque()
         self._draining = False
         self._closed = False
-        self.blocking_only = ""  # why the loop does not connect to this host any more (see connect_in_loop)
+        self.blocking_only = ""  # why the loop does not connect to this host any more (see connect)
 
     # --- serialisation: a tiny actor on the shared thread pool -------------------------------------------
 
@@ -305,14 +305,21 @@ class HostConnection:
         link.channels.append(channel)
         return channel
 
-    def loop_capable(self) -> bool:
-        """Whether the worker's loop can make this host's connections itself (see ssh_handshake.py)."""
+    def connect(self, on_done: Callable[[Optional[BaseException]], None], call: Callable[..., None]) -> None:
+        """Worker loop: one more connection; on_done(None) or on_done(ConnectError) runs in the loop (``call``
+        gets there from the thread pool). The loop makes it itself when it can (ssh_handshake.py), else the
+        thread pool makes it the blocking way."""
+        if self._loop_capable():
+            self._connect_in_loop(on_done, call)
+        else:
+            self.submit(lambda conn: self._connect_blocking(on_done, call))
+
+    def _loop_capable(self) -> bool:
         spec = self.spec
         return self.registry.loop is not None and not spec.get("proxy_jump") and not spec.get("proxy_command") \
             and not self.blocking_only
 
-    def connect_in_loop(self, on_done: Callable[[Optional[BaseException]], None]) -> None:
-        """Loop thread: one more connection, made by the loop; on_done(None) or on_done(error) in the loop."""
+    def _connect_in_loop(self, on_done: Callable[[Optional[BaseException]], None], call: Callable[..., None]) -> None:
         def done(transport: Optional[Transport], error: Optional[BaseException]) -> None:
             if transport is not None:
                 self._start_keepalive(transport)
@@ -321,23 +328,24 @@ class HostConnection:
                 on_done(None)
             elif handshake.wants_blocking:  # ssh-agent's keys, or an old server: from now on, the blocking way
                 self.blocking_only = handshake.wants_blocking
-                self.submit(lambda conn: self._connect_blocking(on_done))
+                self.submit(lambda conn: self._connect_blocking(on_done, call))
             else:
                 on_done(error)
 
         handshake = LoopHandshake(self, self.registry.loop, self.registry.loop_pacer, self.registry.executor, done)
         handshake.start()
 
-    def _connect_blocking(self, on_done: Callable[[Optional[BaseException]], None]) -> None:
-        loop = self.registry.loop
-        assert loop is not None
+    def _connect_blocking(self, on_done: Callable[[Optional[BaseException]], None], call: Callable[..., None]) -> None:
+        """Thread pool."""
         try:
             self.add_link()
-        except Exception as error:
-            loop.call(on_done, error if isinstance(error, ConnectError) else
-                      ConnectError("%s: cannot connect: %s" % (self.name, error_text(error))))
+        except ConnectError as error:
+            call(on_done, error)
             return
-        loop.call(on_done, None)
+        except Exception as error:  # a bug guard: the sessions waiting on this connection must end, not hang
+            call(on_done, ConnectError("%s: cannot connect: %s" % (self.name, error_text(error))))
+            return
+        call(on_done, None)
 
     def open_forward(self, address: str, port: int) -> paramiko.Channel:
         """A direct-tcpip channel from this host (a gateway) to address:port; called from many threads."""
