@@ -21,15 +21,15 @@ import socket
 import subprocess
 import threading
 from concurrent.futures import Executor
-from contextlib import contextmanager
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import paramiko
 
 from .ssh_config import connection_key
-from .ssh_handshake import LoopHandshake, LoopPacer
+from .ssh_handshake import LoopHandshake
 from .ssh_keepalive import DEFAULT_COUNT_MAX, KeepAlive
 from .ssh_loop import LoopSocket, TransportLoop
+from .ssh_pacer import Pacer
 from .ssh_transport import Transport
 
 log = logging.getLogger("execo_actors.ssh")
@@ -72,41 +72,6 @@ def kill_command(pgid: int, signame: str) -> str:
     if not signame.isalnum():
         raise ValueError("bad signal name %r" % signame)
     return "kill -s %s -- -%d" % (signame, int(pgid))
-
-
-class Pacer:
-    """Bounds handshakes in flight: per worker, per gateway and per target address.
-
-    A gateway's sshd drops unauthenticated connections beyond MaxStartups (10 by default): flooding it with
-    500 handshakes at once would turn into random failures instead of a slightly longer wait.
-    """
-
-    def __init__(self, total: int = 64, per_gateway: int = 8, per_target: int = 4):
-        self._total = threading.BoundedSemaphore(total)
-        self._per_gateway = per_gateway
-        self._per_target = per_target
-        self._lock = threading.Lock()
-        self._semaphores: Dict[Any, threading.BoundedSemaphore] = {}
-
-    def _semaphore(self, key: Any, size: int) -> threading.BoundedSemaphore:
-        with self._lock:
-            if key not in self._semaphores:
-                self._semaphores[key] = threading.BoundedSemaphore(size)
-            return self._semaphores[key]
-
-    @contextmanager
-    def slot(self, spec: Dict[str, Any]) -> Iterator[None]:
-        held = [self._semaphore(("target", spec["address"], spec["port"]), self._per_target)]
-        if spec.get("proxy_jump"):
-            held.insert(0, self._semaphore(("gateway",) + connection_key(spec["proxy_jump"]), self._per_gateway))
-        held.append(self._total)
-        for semaphore in held:
-            semaphore.acquire()
-        try:
-            yield
-        finally:
-            for semaphore in reversed(held):
-                semaphore.release()
 
 
 class KeyCache:
@@ -159,9 +124,8 @@ class Registry:
 
     def __init__(self, executor: Executor, pacer: Optional[Pacer] = None, loop: Optional[TransportLoop] = None):
         self.executor = executor
-        self.loop = loop  # when given, authenticated transports are read by the worker's loop (ssh_loop.py)
-        self.pacer = pacer or Pacer()
-        self.loop_pacer = LoopPacer()  # the handshakes the loop makes (ssh_handshake.py)
+        self.loop = loop  # when given, the worker's loop makes and reads the connections (ssh_handshake.py, ssh_loop.py)
+        self.pacer = pacer or Pacer()  # every handshake of the worker, whichever way it is made
         self.keys = KeyCache()
         self.known_hosts = KnownHostsCache()
         self._lock = threading.Lock()
@@ -332,7 +296,7 @@ class HostConnection:
             else:
                 on_done(error)
 
-        handshake = LoopHandshake(self, self.registry.loop, self.registry.loop_pacer, self.registry.executor, done)
+        handshake = LoopHandshake(self, self.registry.loop, self.registry.pacer, self.registry.executor, done)
         handshake.start()
 
     def _connect_blocking(self, on_done: Callable[[Optional[BaseException]], None], call: Callable[..., None]) -> None:

@@ -19,64 +19,29 @@ reached the blocking way from then on.
 
 from __future__ import annotations
 
-import collections
 import errno
 import os
 import socket
 import threading
 from concurrent.futures import Executor
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import paramiko
 from paramiko.common import MSG_KEXINIT
 
 from .ssh_loop import LoopSocket, TransportLoop
+from .ssh_pacer import Pacer
 from .ssh_transport import Transport
 
 MAX_BANNER_LINES = 100  # lines a server may send before its version (paramiko's limit)
 MAX_LINE = 8192
 
 
-class LoopPacer:
-    """The loop's bound on handshakes in flight, in all and per target address (see ssh_connection.Pacer)."""
-
-    def __init__(self, total: int = 64, per_target: int = 4):
-        self.total = total
-        self.per_target = per_target
-        self.in_flight = 0
-        self.by_target: Dict[Tuple[str, int], int] = collections.defaultdict(int)
-        self.waiting: Deque[Tuple[Tuple[str, int], Callable[[], None]]] = collections.deque()
-
-    def queue(self, target: Tuple[str, int], start: Callable[[], None]) -> None:
-        """start() now if there is room, else once a handshake in flight ends."""
-        self.waiting.append((target, start))
-        self._start_what_fits()
-
-    def release(self, target: Tuple[str, int]) -> None:
-        self.in_flight -= 1
-        self.by_target[target] -= 1
-        if not self.by_target[target]:
-            del self.by_target[target]
-        self._start_what_fits()
-
-    def _start_what_fits(self) -> None:
-        skipped: List[Tuple[Tuple[str, int], Callable[[], None]]] = []
-        while self.waiting and self.in_flight < self.total:
-            target, start = self.waiting.popleft()
-            if self.by_target[target] >= self.per_target:
-                skipped.append((target, start))
-                continue
-            self.in_flight += 1
-            self.by_target[target] += 1
-            start()
-        self.waiting.extendleft(reversed(skipped))
-
-
 class LoopHandshake:
     """One new connection to ``conn``'s host, made in the loop; ``on_done(transport, None)`` or
     ``on_done(None, ConnectError)`` runs once, in the loop, when it is authenticated or has failed."""
 
-    def __init__(self, conn: Any, loop: TransportLoop, pacer: LoopPacer, executor: Executor,
+    def __init__(self, conn: Any, loop: TransportLoop, pacer: Pacer, executor: Executor,
                  on_done: Callable[[Optional[Transport], Optional[BaseException]], None]):
         self.conn = conn
         self.loop = loop
@@ -102,7 +67,7 @@ class LoopHandshake:
     # --- the phases, in order ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.pacer.queue(self.target, self._begin)
+        self.pacer.queue(self.conn.spec, lambda: self.loop.call(self._begin))  # may be freed by a pool thread
 
     def _begin(self) -> None:
         self.paced = True
@@ -277,7 +242,7 @@ class LoopHandshake:
     def _release(self) -> None:
         if self.paced:
             self.paced = False
-            self.pacer.release(self.target)
+            self.pacer.release(self.conn.spec)
 
     def _enter(self, phase: str) -> None:
         """A new stage with its own deadline (ConnectTimeout, as paramiko's thread gives each): connecting
