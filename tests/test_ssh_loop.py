@@ -158,13 +158,51 @@ def test_a_server_without_gcm_or_etm_is_reached_the_usual_way(params, sshd_fresh
 
 
 def test_the_loop_connects_to_a_host_given_by_name(sshd_env):
-    # a name is resolved off the loop (a resolver may block), then each of its addresses is tried in turn
+    # a name is resolved off the loop (a resolver may block)
     host = sshd_env.start_host("127.0.0.1", name="loopback-one")
     try:
         p = SshProcess("echo by name", "localhost", connection_params=sshd_env.connection_params()).run(30)
         assert p.ok and p.stdout.strip() == "by name", p.error_reason
     finally:
         sshd_env.stop_host(host)
+
+
+def test_the_loop_tries_each_address_of_a_name_in_turn(sshd_env, sshd_hosts, monkeypatch):
+    # as OpenSSH: a name whose first address refuses (nobody listens there) is reached on the next one. A worker
+    # runs in this process, so that the resolver can answer two addresses for a made-up name.
+    import socket
+
+    from execo_actors.conn_worker import ConnWorker
+    from execo_actors.ssh_config import host_spec
+
+    host, = sshd_hosts(1)
+    resolve = socket.getaddrinfo
+
+    def two_addresses(name, port, *args, **kwargs):
+        if name != "two-addresses.test":
+            return resolve(name, port, *args, **kwargs)
+        if kwargs.get("flags", 0) & socket.AI_NUMERICHOST:
+            raise socket.gaierror(socket.EAI_NONAME, "not a numeric address")
+        return resolve("127.0.3.250", port, *args, **kwargs) + resolve(host.address, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", two_addresses)
+    ops_r, ops_w = os.pipe()
+    events_r, events_w = os.pipe()
+    worker = ConnWorker(ops_r, events_w)
+    try:
+        conn = worker.registry.get(host_spec("two-addresses.test", sshd_env.connection_params()))
+        done = []
+        conn.connect(done.append, worker.call)
+        deadline = time.monotonic() + 20
+        while not done and time.monotonic() < deadline:
+            worker._turn(0.05)
+        assert done == [None]
+        link, = conn.links()
+        assert link.transport.sock.getpeername()[0] == host.address and link.transport.threadless
+    finally:
+        worker.shutdown()
+        for fd in (ops_r, ops_w, events_r, events_w):
+            os.close(fd)
 
 
 def test_refused_connections_leave_no_descriptor_behind(params, sshd_hosts):
