@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import paramiko
 import pytest
 
 from execo_actors.ssh_config import host_spec
@@ -509,7 +510,7 @@ def test_put_missing_file_reports_and_goes_on(drv, sshd_hosts, spec_of, tmp_path
 
 def test_known_hosts_are_checked_and_read_again_when_the_file_changes(drv, sshd_fresh_host, spec_of, sshd_env,
                                                                      tmp_path):
-    # each worker parses a known_hosts file once (KnownHostsCache), and again when it changes
+    # each worker parses a known_hosts file once (KnownHostsCache), and again when it changes; hashed names match
     host = sshd_fresh_host()
     other_key = str(tmp_path / "other_key")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other_key], check=True)
@@ -522,7 +523,8 @@ def test_known_hosts_are_checked_and_read_again_when_the_file_changes(drv, sshd_
     pid = drv.exec(spec, "echo never")
     assert "host key mismatch" in drv.wait_ended(pid)[pid]["error"]
     right = host.host_key_pub.split()
-    known.write_text("# the host was reinstalled\n%s %s %s\n" % (name, right[0], right[1]))
+    hashed = paramiko.HostKeys.hash_host(name)  # as with HashKnownHosts yes
+    known.write_text("# the host was reinstalled\n%s %s %s\n" % (hashed, right[0], right[1]))
     pid = drv.exec(spec, "echo checked")
     ended = drv.wait_ended(pid)[pid]
     assert ended["status"] == 0, ended
