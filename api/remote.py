@@ -54,7 +54,7 @@ class Remote(Action):
         if isinstance(cmd, str):
             check_substitutions(cmd, context)
         self._processes = [self._process(index, context) for index in range(len(self.hosts))]
-        if any(getattr(p, "_driver", None) == "ssh" for p in self._processes[:1]):
+        if self._processes and self._processes[0]._driver == "ssh":  # the pooled backend, not ssh processes
             get_runtime().prepare_remote(len(self.hosts))  # every worker these hosts need starts now
 
     def _process(self, index: int, context: Any) -> ProcessBase:
