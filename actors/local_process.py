@@ -113,7 +113,9 @@ class LocalProcessDriver:
         for stream, fd in child.fds.items():
             self._io.watch_read(fd, _bind(self._on_readable, child, stream))
         self._watch_exit(child)
-        lifecycle.started(handle)
+        # Told after this burst, when the sentinel's batched registrations are written (they were scheduled
+        # first): a script that sees its child started and is then SIGKILLed leaves no orphan behind.
+        self._io.call_soon(lambda: lifecycle.started(handle))
         if handle._stdin_backlog or handle._stdin_close_pending:
             child.pending += handle._stdin_backlog
             child.close_stdin = handle._stdin_close_pending

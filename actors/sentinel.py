@@ -25,8 +25,8 @@ class ChildSentinel:
     """The controller's side: registers children with the helper process."""
 
     def __init__(self, grace_seconds: float, schedule_flush: Callable[[Callable[[], None]], None]) -> None:
-        """``schedule_flush`` runs a callable once the current burst of events is over: removals are
-        batched into one write per loop round, not one per child (registrations are written at once)."""
+        """``schedule_flush`` runs a callable once the current burst of events is over:
+        registrations are batched into one write per loop round, not one per child."""
         self._grace = grace_seconds
         self._schedule_flush = schedule_flush
         self._buffer = bytearray()
@@ -58,10 +58,9 @@ class ChildSentinel:
                 self._buffer.clear()
 
     def add(self, pid: int) -> None:
-        """Written at once, before anyone hears of the child: batched, a registration could still wait in the
-        buffer when the script saw the child started, and a controller killed then left the child behind."""
-        self._buffer += b"+%d\n" % pid
-        self.flush()
+        """Batched: the flush is scheduled at the first child of a burst, and the local driver tells of each
+        start after it (local_process.py), so no script sees a child started before it is registered."""
+        self._send(b"+%d\n" % pid)
 
     def remove(self, pid: int) -> None:
         self._send(b"-%d\n" % pid)
