@@ -215,7 +215,7 @@ class LoopHandshake:
         elif self.phase == "auth":
             self._fail(self.conn.lost_during_auth(error))
         else:
-            if "Incompatible" in str(error):
+            if self.phase == "kex" and isinstance(error, paramiko.IncompatiblePeer):  # the algorithms refused
                 self.wants_blocking = "the server wants ciphers or MACs the loop cannot read"
             self._fail(self.conn.handshake_failed(error))
 
